@@ -1,0 +1,43 @@
+"""Flowdesk's BPMN engine: no web code here; ``webui`` is one face over it."""
+
+from engine.clock import FakeClock, system_clock
+from engine.db import Database
+from engine.engine import Engine, database_url
+from engine.exceptions import (
+    ConcurrentModification,
+    DefinitionNotFound,
+    DeploymentError,
+    FlowdeskError,
+    Forbidden,
+    FormValidationError,
+    InstanceNotFound,
+    InvalidRequest,
+    NotFound,
+    ScriptError,
+    TaskNotFound,
+)
+from engine.identity import Actor
+from engine.problems import Problem
+from engine.tasks import TaskQuery
+
+__all__ = [
+    "Actor",
+    "ConcurrentModification",
+    "Database",
+    "DefinitionNotFound",
+    "DeploymentError",
+    "Engine",
+    "FakeClock",
+    "FlowdeskError",
+    "Forbidden",
+    "FormValidationError",
+    "InstanceNotFound",
+    "InvalidRequest",
+    "NotFound",
+    "Problem",
+    "ScriptError",
+    "TaskNotFound",
+    "TaskQuery",
+    "database_url",
+    "system_clock",
+]

@@ -1,0 +1,84 @@
+"""Resolve who works on a user task, and when it is due, from the task's model and the variables."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from engine.bpmn_model import UserTaskModel
+
+_REF = re.compile(r"^\$\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}$")
+DEFAULT_PRIORITY = 50
+
+
+@dataclass(frozen=True)
+class Assignment:
+    assignee: str | None
+    candidate_users: tuple[str, ...]
+    candidate_groups: tuple[str, ...]
+    due_at: datetime | None
+    priority: int
+
+
+def resolve_value(text: str | None, variables: Mapping[str, Any]) -> Any:
+    """A literal, or the value of a ``${name}`` / ``${a.b}`` reference (None when it does not resolve)."""
+    if text is None:
+        return None
+    match = _REF.match(text)
+    if not match:
+        return text
+    value: Any = variables
+    for part in match.group(1).split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _names(items: list[str], variables: Mapping[str, Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for item in items:
+        value = resolve_value(item, variables)
+        if isinstance(value, str):
+            names.extend(v.strip() for v in value.split(",") if v.strip())
+        elif isinstance(value, (list, tuple)):
+            names.extend(str(v) for v in value if v)
+    return tuple(dict.fromkeys(names))
+
+
+def _due(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _priority(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_PRIORITY
+
+
+def resolve(model: UserTaskModel | None, variables: Mapping[str, Any]) -> Assignment:
+    if model is None:
+        return Assignment(None, (), (), None, DEFAULT_PRIORITY)
+    assignee = resolve_value(model.assignee, variables)
+    return Assignment(
+        assignee=str(assignee) if assignee else None,
+        candidate_users=_names(model.candidate_users, variables),
+        candidate_groups=_names(model.candidate_groups, variables),
+        due_at=_due(resolve_value(model.due_date, variables)),
+        priority=_priority(resolve_value(model.priority, variables)) if model.priority else DEFAULT_PRIORITY,
+    )

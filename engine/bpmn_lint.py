@@ -1,0 +1,210 @@
+"""Checks SpiffWorkflow does not make, or makes with messages nobody can act on.
+
+Each check returns problems with the file, line and element id, and says what to change.
+Scripts and expressions are compiled in the sandbox here, so a forbidden script is refused at
+deploy time and never reaches a running instance.
+"""
+
+from __future__ import annotations
+
+from engine.bpmn_xml import Element, is_bpmn, iter_bpmn, local_name, processes, q, text_of
+from engine.exceptions import ScriptError
+from engine.problems import Problem
+from engine.sandbox import Sandbox
+
+_FLOW_CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
+
+# Elements whose behaviour is not implemented yet. Refusing them at deploy time is better than
+# an instance that silently waits forever.
+UNSUPPORTED = {
+    "serviceTask": "service tasks need a handler, which this version cannot bind yet",
+    "sendTask": "send tasks need a handler, which this version cannot bind yet",
+    "businessRuleTask": "business rule tasks (DMN) are not supported yet",
+    "receiveTask": "receive tasks wait for messages, which this version cannot deliver yet",
+    "callActivity": "call activities are not supported yet",
+    "eventBasedGateway": "event-based gateways are not supported yet",
+    "complexGateway": "complex gateways are not supported",
+    "dataStore": "data stores are not supported",
+}
+UNSUPPORTED_EVENTS = {
+    "timerEventDefinition": "timer events are not supported yet",
+    "messageEventDefinition": "message events are not supported yet",
+    "signalEventDefinition": "signal events are not supported yet",
+    "conditionalEventDefinition": "conditional events are not supported",
+    "linkEventDefinition": "link events are not supported yet",
+}
+_REFS = {"messageRef": "message", "errorRef": "error", "signalRef": "signal", "escalationRef": "escalation"}
+
+
+class Linter:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def check(self, root: Element, filename: str) -> list[Problem]:
+        problems: list[Problem] = []
+        executable = [p for p in processes(root) if p.get("isExecutable", "true").lower() != "false"]
+        if not processes(root):
+            problems.append(
+                Problem(filename, "the file has no bpmn:process; draw a process, not only a collaboration")
+            )
+        elif not executable:
+            problems.append(
+                Problem(
+                    filename,
+                    'no process is executable: set isExecutable="true" on the process '
+                    "(Camunda Modeler: 'Executable' checkbox in the process properties)",
+                    processes(root)[0].sourceline,
+                    processes(root)[0].get("id"),
+                )
+            )
+        for process in executable:
+            self._check_unsupported(process, filename, problems)
+            for container in [process, *iter_bpmn(process, *_FLOW_CONTAINERS[1:])]:
+                self._check_flows(container, filename, problems)
+            self._check_start(process, filename, problems)
+            self._check_scripts(process, filename, problems)
+        self._check_refs(root, filename, problems)
+        return problems
+
+    def _check_unsupported(self, process: Element, filename: str, problems: list[Problem]) -> None:
+        for element in iter_bpmn(process):
+            kind = local_name(element)
+            owner = element if kind not in UNSUPPORTED_EVENTS else element.getparent()
+            reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind)
+            if reason and owner is not None:
+                problems.append(Problem(filename, f"{kind}: {reason}", element.sourceline, owner.get("id")))
+
+    def _check_flows(self, container: Element, filename: str, problems: list[Problem]) -> None:
+        nodes = {
+            child.get("id"): child
+            for child in container
+            if is_bpmn(child) and local_name(child) not in ("sequenceFlow", "laneSet", "extensionElements")
+        }
+        outgoing: dict[str, list[Element]] = {}
+        for flow in container.iterfind(q("sequenceFlow")):
+            flow_id = flow.get("id")
+            for attr in ("sourceRef", "targetRef"):
+                ref = flow.get(attr)
+                if not ref or ref not in nodes:
+                    problems.append(
+                        Problem(
+                            filename,
+                            f"sequence flow {attr} points at `{ref}`, which is not an element of this "
+                            f"{local_name(container)}; reconnect the flow in the modeler",
+                            flow.sourceline,
+                            flow_id,
+                        )
+                    )
+            outgoing.setdefault(flow.get("sourceRef") or "", []).append(flow)
+        for node_id, node in nodes.items():
+            if node_id is None or local_name(node) not in ("exclusiveGateway", "inclusiveGateway"):
+                continue
+            flows = outgoing.get(node_id, [])
+            default = node.get("default")
+            if default and default not in {f.get("id") for f in flows}:
+                problems.append(
+                    Problem(
+                        filename,
+                        f"default flow `{default}` is not an outgoing flow of this gateway",
+                        node.sourceline,
+                        node_id,
+                    )
+                )
+            if len(flows) < 2:
+                continue
+            kind = "exclusive" if local_name(node) == "exclusiveGateway" else "inclusive"
+            for flow in flows:
+                if flow.get("id") != default and text_of(flow.find(q("conditionExpression"))) is None:
+                    problems.append(
+                        Problem(
+                            filename,
+                            f"{kind} gateway has an outgoing flow (`{flow.get('id')}`) without a condition "
+                            "and no default flow; add a condition or mark it as the default flow",
+                            node.sourceline,
+                            node_id,
+                        )
+                    )
+
+    def _check_start(self, process: Element, filename: str, problems: list[Problem]) -> None:
+        if process.find(q("startEvent")) is None:
+            problems.append(
+                Problem(
+                    filename, "the process has no start event; add one", process.sourceline, process.get("id")
+                )
+            )
+
+    def _check_scripts(self, process: Element, filename: str, problems: list[Problem]) -> None:
+        for task in iter_bpmn(process, "scriptTask"):
+            script_format = (task.get("scriptFormat") or "python").strip().lower()
+            script_el = task.find(q("script"))
+            if script_format not in ("python", "python3", "py"):
+                problems.append(
+                    Problem(
+                        filename,
+                        f"script format `{script_format}` is not supported; Flowdesk runs Python scripts",
+                        task.sourceline,
+                        task.get("id"),
+                    )
+                )
+                continue
+            script = script_el.text if script_el is not None else None
+            if not script or not script.strip():
+                problems.append(
+                    Problem(filename, "script task has no script", task.sourceline, task.get("id"))
+                )
+                continue
+            first_line = script_el.sourceline if script_el is not None else task.sourceline
+            self._compile(script, "exec", filename, task, first_line, problems)
+        for condition in iter_bpmn(process, "conditionExpression", "completionCondition", "loopCardinality"):
+            source = text_of(condition)
+            owner = condition.getparent()
+            if source is None or owner is None:
+                continue
+            if source.startswith(("${", "#{")):
+                problems.append(
+                    Problem(
+                        filename,
+                        f"expression `{source}` is Camunda EL, which this version does not evaluate yet; "
+                        "write it as a Python expression (e.g. amount > 1000)",
+                        condition.sourceline,
+                        owner.get("id"),
+                    )
+                )
+                continue
+            self._compile(source, "eval", filename, owner, condition.sourceline, problems)
+
+    def _compile(
+        self,
+        source: str,
+        mode: str,
+        filename: str,
+        owner: Element,
+        first_line: int | None,
+        problems: list[Problem],
+    ) -> None:
+        try:
+            self.sandbox.check(source, mode)  # type: ignore[arg-type]
+        except ScriptError as err:
+            relative = err.context.get("line")
+            line = first_line
+            if isinstance(relative, int) and first_line is not None:
+                line = first_line + relative - 1
+            problems.append(Problem(filename, err.message, line, owner.get("id")))
+
+    def _check_refs(self, root: Element, filename: str, problems: list[Problem]) -> None:
+        declared = {kind: {el.get("id") for el in root.iterfind(q(kind))} for kind in set(_REFS.values())}
+        for element in iter_bpmn(root):
+            for attr, kind in _REFS.items():
+                ref = element.get(attr)
+                if ref and ref not in declared[kind]:
+                    owner = (
+                        element.getparent() if local_name(element).endswith("EventDefinition") else element
+                    )
+                    problems.append(
+                        Problem(
+                            filename,
+                            f"{attr} points at `{ref}`, but the file declares no bpmn:{kind} with that id",
+                            element.sourceline,
+                            owner.get("id") if owner is not None else None,
+                        )
+                    )

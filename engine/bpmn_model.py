@@ -1,0 +1,157 @@
+"""What the engine needs to know about a process's elements that SpiffWorkflow does not keep.
+
+Extracted from the XML at deploy time and stored as JSON on the definition: user-task
+assignment (assignee, candidates, lanes), due dates, priorities and Camunda generated forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
+from engine.dialect import Dialect
+from engine.forms import FormField, field_from_camunda
+from engine.problems import Problem
+
+
+@dataclass
+class UserTaskModel:
+    activity_id: str
+    name: str | None
+    documentation: str | None = None
+    assignee: str | None = None
+    candidate_users: list[str] = field(default_factory=list)
+    candidate_groups: list[str] = field(default_factory=list)
+    due_date: str | None = None
+    priority: str | None = None
+    form_fields: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UserTaskModel:
+        return cls(**data)
+
+    def forms(self) -> list[FormField]:
+        return [FormField.from_dict(f) for f in self.form_fields]
+
+
+@dataclass
+class ProcessModel:
+    """Per-process element facts, keyed by BPMN element id."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    user_tasks: dict[str, UserTaskModel] = field(default_factory=dict)
+    start_form: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "names": self.names,
+            "types": self.types,
+            "user_tasks": {k: v.to_dict() for k, v in self.user_tasks.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], start_form: list[dict[str, Any]] | None = None) -> ProcessModel:
+        return cls(
+            names=dict(data.get("names", {})),
+            types=dict(data.get("types", {})),
+            user_tasks={k: UserTaskModel.from_dict(v) for k, v in data.get("user_tasks", {}).items()},
+            start_form=list(start_form or []),
+        )
+
+
+def _split(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _lanes(process: Element) -> dict[str, str]:
+    lanes: dict[str, str] = {}
+    for lane in iter_bpmn(process, "lane"):
+        name = (lane.get("name") or "").strip()
+        if not name:
+            continue
+        for ref in lane.iterfind(q("flowNodeRef")):
+            if ref.text and ref.text.strip():
+                lanes[ref.text.strip()] = name
+    return lanes
+
+
+def _form_fields(element: Element, filename: str, problems: list[Problem]) -> list[dict[str, Any]]:
+    fields: list[dict[str, Any]] = []
+    for xml_field in element.iterfind(
+        f"{q('extensionElements')}/{q('formData', CAMUNDA_NS)}/{q('formField', CAMUNDA_NS)}"
+    ):
+        field_id = xml_field.get("id") or ""
+        validations: list[tuple[str, str | None]] = []
+        properties: dict[str, str] = {}
+        options: list[tuple[str, str]] = []
+        for child in xml_field:
+            tag = child.tag if isinstance(child.tag, str) else ""
+            if tag == q("validation", CAMUNDA_NS):
+                validations += [(c.get("name") or "", c.get("config")) for c in child]
+            elif tag == q("properties", CAMUNDA_NS):
+                properties.update({c.get("id") or "": c.get("value") or "" for c in child})
+            elif tag == q("value", CAMUNDA_NS):
+                options.append((child.get("id") or "", child.get("name") or child.get("id") or ""))
+        try:
+            form_field = field_from_camunda(
+                field_id,
+                xml_field.get("label"),
+                xml_field.get("type") or "string",
+                xml_field.get("defaultValue"),
+                validations,
+                properties,
+                options,
+            )
+        except ValueError as err:
+            problems.append(
+                Problem(filename, f"form field `{field_id}`: {err}", xml_field.sourceline, element.get("id"))
+            )
+            continue
+        fields.append(form_field.to_dict())
+    return fields
+
+
+def extract_process_model(
+    process: Element, dialect: Dialect, filename: str, problems: list[Problem]
+) -> ProcessModel:
+    """Collect element facts of one ``bpmn:process``; bad form definitions are added to ``problems``."""
+    model = ProcessModel()
+    lanes = _lanes(process)
+    for element in iter_bpmn(process):
+        element_id = element.get("id")
+        if not element_id:
+            continue
+        kind = local_name(element)
+        model.types[element_id] = kind
+        if element.get("name"):
+            model.names[element_id] = element.get("name", "")
+        if kind == "startEvent" and element.getparent() is process:
+            model.start_form = _form_fields(element, filename, problems)
+        if kind != "userTask":
+            continue
+        task = UserTaskModel(
+            activity_id=element_id,
+            name=element.get("name"),
+            documentation=text_of(element.find(q("documentation"))),
+        )
+        if dialect is Dialect.CAMUNDA7:
+            task.assignee = camunda_attr(element, "assignee")
+            task.candidate_users = _split(camunda_attr(element, "candidateUsers"))
+            task.candidate_groups = _split(camunda_attr(element, "candidateGroups"))
+            task.due_date = camunda_attr(element, "dueDate")
+            task.priority = camunda_attr(element, "priority")
+            task.form_fields = _form_fields(element, filename, problems)
+        if not task.candidate_groups and not task.candidate_users and not task.assignee:
+            # Plain and spiff files say who works on a task with lanes: lane name = group.
+            lane = lanes.get(element_id)
+            if lane:
+                task.candidate_groups = [lane]
+        model.user_tasks[element_id] = task
+    return model

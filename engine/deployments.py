@@ -1,0 +1,211 @@
+"""Deploying BPMN files: check everything first, then store new definition versions atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from engine.bpmn_files import load_bpmn
+from engine.bpmn_lint import Linter
+from engine.bpmn_model import ProcessModel, extract_process_model
+from engine.clock import Clock
+from engine.db import Database
+from engine.db.models import Deployment, DeploymentResource, ProcessDefinition
+from engine.definitions import DefinitionInfo
+from engine.exceptions import DeploymentError, Forbidden
+from engine.identity import Actor
+from engine.problems import Problem
+from engine.spiff.parsing import ParsedProcess, SourceFile, parse_processes
+
+BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".xml")
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    id: str
+    name: str | None
+    source: str | None
+    created_at: object
+    definitions: list[DefinitionInfo] = field(default_factory=list)
+    # Processes whose content was identical to their latest version (duplicate filtering).
+    unchanged: list[DefinitionInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    parsed: ParsedProcess
+    model: ProcessModel
+    checksum: str
+    content: bytes
+
+
+class DeploymentService:
+    def __init__(self, database: Database, linter: Linter, clock: Clock, max_bytes: int) -> None:
+        self.database = database
+        self.linter = linter
+        self.clock = clock
+        self.max_bytes = max_bytes
+
+    def check(self, files: Sequence[tuple[str, bytes]]) -> list[_Checked]:
+        """Validate every file completely; raise one DeploymentError listing every problem."""
+        if not files:
+            raise DeploymentError(
+                [Problem("(deployment)", "no file was given; attach at least one .bpmn file")]
+            )
+        problems: list[Problem] = []
+        sources: list[SourceFile] = []
+        contents: dict[str, bytes] = {}
+        for filename, data in files:
+            if not filename.lower().endswith(BPMN_SUFFIXES):
+                problems.append(Problem(filename, "only BPMN files (.bpmn) can be deployed"))
+                continue
+            try:
+                tree, dialect = load_bpmn(data, filename, self.max_bytes)
+            except DeploymentError as err:
+                problems.extend(err.problems)
+                continue
+            root = tree.getroot()
+            file_problems = self.linter.check(root, filename)
+            problems.extend(file_problems)
+            if not file_problems:
+                sources.append(SourceFile(filename, root, dialect))
+                contents[filename] = data
+        if problems:
+            raise DeploymentError(problems)
+        parsed = parse_processes(sources)
+        checked: list[_Checked] = []
+        model_problems: list[Problem] = []
+        keys: dict[str, str] = {}
+        for process in parsed:
+            if process.key in keys:
+                model_problems.append(
+                    Problem(
+                        process.source.filename,
+                        f"process id `{process.key}` is also defined in {keys[process.key]}",
+                        process.process_element.sourceline,
+                        process.key,
+                    )
+                )
+            keys[process.key] = process.source.filename
+            model = extract_process_model(
+                process.process_element, process.source.dialect, process.source.filename, model_problems
+            )
+            content = contents[process.source.filename]
+            checked.append(_Checked(process, model, hashlib.sha256(content).hexdigest(), content))
+        if model_problems:
+            raise DeploymentError(model_problems)
+        return checked
+
+    def deploy(
+        self,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        name: str | None = None,
+        source: str | None = None,
+        actor: Actor | None = None,
+        duplicate_filtering: bool = False,
+    ) -> DeploymentInfo:
+        if actor is not None and not actor.can_deploy:
+            raise Forbidden(
+                f"user {actor.name!r} may not deploy: only members of 'designers' or 'admins' can"
+            )
+        checked = self.check(files)
+        for attempt in range(3):
+            try:
+                return self._store(checked, name, source, actor, duplicate_filtering)
+            except IntegrityError:
+                # Another deployment of the same key took the version number first: number again.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store(
+        self,
+        checked: list[_Checked],
+        name: str | None,
+        source: str | None,
+        actor: Actor | None,
+        duplicate_filtering: bool,
+    ) -> DeploymentInfo:
+        now = self.clock()
+        deployment_id = str(uuid.uuid4())
+        with self.database.write() as session:
+            deployment = Deployment(
+                id=deployment_id,
+                name=name,
+                source=source,
+                created_at=now,
+                created_by=actor.name if actor else None,
+            )
+            resources: dict[str, DeploymentResource] = {}
+            created: list[ProcessDefinition] = []
+            unchanged: list[ProcessDefinition] = []
+            for item in checked:
+                key = item.parsed.key
+                latest = session.scalars(
+                    select(ProcessDefinition)
+                    .where(ProcessDefinition.key == key)
+                    .order_by(ProcessDefinition.version.desc())
+                    .limit(1)
+                ).first()
+                if duplicate_filtering and latest is not None and latest.checksum == item.checksum:
+                    unchanged.append(latest)
+                    continue
+                filename = item.parsed.source.filename
+                if filename not in resources:
+                    resources[filename] = DeploymentResource(
+                        id=str(uuid.uuid4()), name=filename, checksum=item.checksum, content=item.content
+                    )
+                    deployment.resources.append(resources[filename])
+                version = (
+                    session.scalar(
+                        select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)
+                    )
+                    or 0
+                ) + 1
+                created.append(
+                    ProcessDefinition(
+                        id=f"{key}:{version}:{uuid.uuid4()}",
+                        key=key,
+                        name=item.parsed.name,
+                        version=version,
+                        deployment_id=deployment_id,
+                        resource_id=resources[filename].id,
+                        resource_name=filename,
+                        dialect=item.parsed.source.dialect.value,
+                        checksum=item.checksum,
+                        spec=item.parsed.spec_json,
+                        elements=item.model.to_dict(),
+                        start_form=item.model.start_form,
+                        created_at=now,
+                    )
+                )
+            if not created:
+                # Everything was a duplicate: nothing new is stored, as Camunda does.
+                session.rollback()
+                first = unchanged[0]
+                return DeploymentInfo(
+                    first.deployment_id,
+                    name,
+                    source,
+                    first.created_at,
+                    [],
+                    [DefinitionInfo.of(r) for r in unchanged],
+                )
+            session.add(deployment)
+            session.flush()
+            session.add_all(created)
+            session.flush()
+            return DeploymentInfo(
+                deployment_id,
+                name,
+                source,
+                now,
+                [DefinitionInfo.of(r) for r in created],
+                [DefinitionInfo.of(r) for r in unchanged],
+            )

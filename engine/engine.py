@@ -1,0 +1,58 @@
+"""The engine facade: every service wired to one database, clock and sandbox."""
+
+from __future__ import annotations
+
+import os
+
+from engine.bpmn_lint import Linter
+from engine.clock import Clock, system_clock
+from engine.db import Database, upgrade
+from engine.definitions import DefinitionCache, DefinitionService
+from engine.deployments import DeploymentService
+from engine.history import HistoryService
+from engine.identity import IdentityService
+from engine.instances import InstanceLoader, RuntimeService
+from engine.sandbox import Sandbox
+from engine.spiff.scripting import SandboxScriptEngine
+from engine.tasks import TaskService
+
+DEFAULT_DATABASE_URL = "sqlite:///var/flowdesk.sqlite"
+DEFAULT_MAX_BPMN_BYTES = 10 * 1024 * 1024
+
+
+def database_url(explicit: str | None = None) -> str:
+    """``--db`` wins, then ``FLOWDESK_DATABASE_URL``, then an SQLite file under ./var."""
+    return explicit or os.environ.get("FLOWDESK_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+class Engine:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock = system_clock,
+        sandbox: Sandbox | None = None,
+        max_bpmn_bytes: int | None = None,
+        migrate: bool = True,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        if migrate:
+            upgrade(database)
+        self.sandbox = sandbox or Sandbox()
+        max_bytes = max_bpmn_bytes or int(os.environ.get("FLOWDESK_MAX_BPMN_BYTES", DEFAULT_MAX_BPMN_BYTES))
+        cache = DefinitionCache()
+        loader = InstanceLoader(cache, SandboxScriptEngine(self.sandbox), clock)
+        self.identity = IdentityService(database, clock)
+        self.definitions = DefinitionService(database, cache)
+        self.deployments = DeploymentService(database, Linter(self.sandbox), clock, max_bytes)
+        self.runtime = RuntimeService(database, loader, clock)
+        self.tasks = TaskService(database, loader, self.identity, clock)
+        self.history = HistoryService(database)
+
+    @classmethod
+    def from_url(cls, url: str | None = None, **kwargs: object) -> Engine:
+        return cls(Database(database_url(url)), **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.database.dispose()

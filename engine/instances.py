@@ -1,0 +1,259 @@
+"""Process instances: start, inspect, delete."""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.concurrency import with_retries
+from engine.db import Database
+from engine.db.models import HistoryActivity, HistoryTask, HumanTask, InstanceState, ProcessInstance
+from engine.definitions import DefinitionCache, LoadedDefinition, latest_row
+from engine.exceptions import Forbidden, InstanceNotFound, InvalidRequest
+from engine.forms import FormField, validate_submission
+from engine.identity import Actor
+from engine.spiff.runner import Runner
+from engine.spiff.scripting import SandboxScriptEngine
+from engine.steps import StepWriter
+from engine.variables import check_storable
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    id: str
+    definition_id: str
+    process_key: str
+    business_key: str | None
+    state: str
+    started_at: datetime
+    ended_at: datetime | None
+    started_by: str | None
+    error_message: str | None
+    error_activity_id: str | None
+
+    @property
+    def ended(self) -> bool:
+        return self.state != InstanceState.ACTIVE.value
+
+    @classmethod
+    def of(cls, row: ProcessInstance) -> InstanceInfo:
+        return cls(
+            row.id,
+            row.definition_id,
+            row.process_key,
+            row.business_key,
+            row.state.value,
+            row.started_at,
+            row.ended_at,
+            row.started_by,
+            row.error_message,
+            row.error_activity_id,
+        )
+
+
+def clean_variables(variables: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Variables from outside, normalised and checked so they can always be stored."""
+    clean: dict[str, Any] = {}
+    for name, value in (variables or {}).items():
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise InvalidRequest(
+                f"variable name {name!r} is not valid: use letters, digits and _, "
+                "not starting with a digit or _",
+                variable=str(name),
+            )
+        clean[name] = check_storable(name, value)
+    return clean
+
+
+class InstanceLoader:
+    """Load an instance's workflow next to its (cached) definition."""
+
+    def __init__(self, cache: DefinitionCache, script_engine: SandboxScriptEngine, clock: Clock) -> None:
+        self.cache = cache
+        self.script_engine = script_engine
+        self.clock = clock
+
+    def load(self, session: Session, instance: ProcessInstance) -> tuple[LoadedDefinition, Runner]:
+        loaded = self.cache.load(session, instance.definition_id)
+        runner = Runner.load(
+            loaded.family,
+            instance.workflow,
+            loaded.spec,
+            loaded.subprocess_specs,
+            self.script_engine,
+            self.clock,
+        )
+        return loaded, runner
+
+
+class RuntimeService:
+    def __init__(self, database: Database, loader: InstanceLoader, clock: Clock) -> None:
+        self.database = database
+        self.loader = loader
+        self.clock = clock
+
+    def start(
+        self,
+        *,
+        key: str | None = None,
+        definition_id: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        business_key: str | None = None,
+        actor: Actor | None = None,
+        validate_start_form: bool = False,
+    ) -> InstanceInfo:
+        """Start an instance and run it to its first wait state, in one transaction."""
+        if (key is None) == (definition_id is None):
+            raise InvalidRequest("give either a process definition key or a definition id")
+        start_vars = clean_variables(variables)
+        if business_key is not None and len(business_key) > 255:
+            raise InvalidRequest("the business key is longer than 255 characters")
+        with self.database.write() as session:
+            if definition_id is None:
+                assert key is not None
+                definition_id = latest_row(session, key).id
+            loaded = self.loader.cache.load(session, definition_id)
+            if validate_start_form and loaded.model.start_form:
+                fields = [FormField.from_dict(f) for f in loaded.model.start_form]
+                start_vars = validate_submission(fields, start_vars)
+            now = self.clock()
+            instance = ProcessInstance(
+                id=str(uuid.uuid4()),
+                definition_id=loaded.info.id,
+                process_key=loaded.info.key,
+                business_key=business_key,
+                state=InstanceState.ACTIVE,
+                workflow="",
+                started_at=now,
+                started_by=actor.name if actor else None,
+            )
+            runner = Runner.new(
+                loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
+            )
+            result = runner.start(start_vars)
+            writer = StepWriter(session, now)
+            writer.save(instance, loaded, runner, result, actor=actor, before={}, is_new=True)
+            writer.operation(instance.id, None, "Start", actor, {"businessKey": business_key})
+            return InstanceInfo.of(instance)
+
+    def get(self, instance_id: str) -> InstanceInfo:
+        with self.database.read() as session:
+            return InstanceInfo.of(self._row(session, instance_id))
+
+    def list(
+        self,
+        *,
+        process_key: str | None = None,
+        business_key: str | None = None,
+        definition_id: str | None = None,
+        active_only: bool = True,
+        first: int = 0,
+        max_results: int | None = None,
+    ) -> builtins.list[InstanceInfo]:
+        with self.database.read() as session:
+            query = self._filtered(
+                select(ProcessInstance), process_key, business_key, definition_id, active_only
+            )
+            query = query.order_by(ProcessInstance.started_at, ProcessInstance.id).offset(first)
+            if max_results is not None:
+                query = query.limit(max_results)
+            return [InstanceInfo.of(row) for row in session.scalars(query)]
+
+    def count(
+        self,
+        *,
+        process_key: str | None = None,
+        business_key: str | None = None,
+        definition_id: str | None = None,
+        active_only: bool = True,
+    ) -> int:
+        with self.database.read() as session:
+            query = self._filtered(
+                select(func.count()).select_from(ProcessInstance),
+                process_key,
+                business_key,
+                definition_id,
+                active_only,
+            )
+            return int(session.scalar(query) or 0)
+
+    @staticmethod
+    def _filtered(
+        query: Any,
+        process_key: str | None,
+        business_key: str | None,
+        definition_id: str | None,
+        active_only: bool,
+    ) -> Any:
+        if process_key is not None:
+            query = query.where(ProcessInstance.process_key == process_key)
+        if business_key is not None:
+            query = query.where(ProcessInstance.business_key == business_key)
+        if definition_id is not None:
+            query = query.where(ProcessInstance.definition_id == definition_id)
+        if active_only:
+            query = query.where(ProcessInstance.state == InstanceState.ACTIVE)
+        return query
+
+    def variables(self, instance_id: str) -> dict[str, Any]:
+        with self.database.read() as session:
+            row = self._row(session, instance_id)
+            _, runner = self.loader.load(session, row)
+            return runner.variables()
+
+    def open_activities(self, instance_id: str) -> builtins.list[str]:
+        with self.database.read() as session:
+            row = self._row(session, instance_id)
+            _, runner = self.loader.load(session, row)
+            return runner.open_activity_ids()
+
+    def delete(self, instance_id: str, *, actor: Actor | None = None, reason: str | None = None) -> None:
+        """Terminate a running instance; its history stays, its open tasks go."""
+        if actor is not None and not actor.is_admin:
+            raise Forbidden(f"user {actor.name!r} may not delete process instances: only 'admins' can")
+
+        def terminate() -> None:
+            with self.database.write() as session:
+                row = self._row(session, instance_id)
+                if row.state is not InstanceState.ACTIVE:
+                    raise InstanceNotFound(
+                        f"Process instance {instance_id} has already ended", instance_id=instance_id
+                    )
+                now = self.clock()
+                row.state = InstanceState.EXTERNALLY_TERMINATED
+                row.ended_at = now
+                session.flush()
+                writer = StepWriter(session, now)
+                task_ids = list(
+                    session.scalars(select(HumanTask.id).where(HumanTask.instance_id == instance_id))
+                )
+                session.execute(delete(HumanTask).where(HumanTask.instance_id == instance_id))
+                if task_ids:
+                    session.execute(
+                        update(HistoryTask)
+                        .where(HistoryTask.id.in_(task_ids))
+                        .values(ended_at=now, delete_reason="deleted")
+                    )
+                session.execute(
+                    update(HistoryActivity)
+                    .where(HistoryActivity.instance_id == instance_id, HistoryActivity.ended_at.is_(None))
+                    .values(ended_at=now, canceled=True)
+                )
+                writer.operation(instance_id, None, "Delete", actor, {"reason": reason} if reason else None)
+
+        with_retries(terminate, instance_id=instance_id)
+
+    @staticmethod
+    def _row(session: Session, instance_id: str) -> ProcessInstance:
+        row = session.get(ProcessInstance, instance_id)
+        if row is None:
+            raise InstanceNotFound(f"No process instance has id {instance_id!r}", instance_id=instance_id)
+        return row

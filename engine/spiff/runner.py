@@ -1,0 +1,206 @@
+"""A running BPMN workflow as the engine sees it: start, user tasks, completion, observations.
+
+This is the only place that drives SpiffWorkflow's ``BpmnWorkflow``; the services above it speak
+in activity ids, task ids and plain variables.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.exceptions import FlowdeskError, TaskNotFound
+from engine.spiff.families import Family
+from engine.spiff.serialization import workflow_from_json, workflow_to_json
+
+_OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    task_id: str
+    activity_id: str
+    activity_name: str | None
+    activity_type: str
+    at: datetime
+    ended: bool
+    state: str
+
+
+@dataclass(frozen=True)
+class StepError:
+    activity_id: str | None
+    message: str
+    line: int | None
+    details: str
+
+
+@dataclass(frozen=True)
+class ReadyUserTask:
+    task_id: str
+    activity_id: str
+    name: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass
+class StepResult:
+    events: list[ActivityEvent] = field(default_factory=list)
+    error: StepError | None = None
+
+
+def _activity_type(task: Any) -> str:
+    name = type(task.task_spec).__name__
+    return name[0].lower() + name[1:]
+
+
+class Runner:
+    """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
+
+    def __init__(self, fam: Family, workflow: BpmnWorkflow, clock: Callable[[], datetime]) -> None:
+        self.family = fam
+        self.workflow = workflow
+        self.clock = clock
+
+    @classmethod
+    def new(
+        cls,
+        fam: Family,
+        spec: Any,
+        subprocess_specs: dict[str, Any],
+        script_engine: Any,
+        clock: Callable[[], datetime],
+    ) -> Runner:
+        return cls(fam, BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine), clock)
+
+    @classmethod
+    def load(
+        cls,
+        fam: Family,
+        text: str,
+        spec: Any,
+        subprocess_specs: dict[str, Any],
+        script_engine: Any,
+        clock: Callable[[], datetime],
+    ) -> Runner:
+        return cls(fam, workflow_from_json(fam, text, spec, subprocess_specs, script_engine), clock)
+
+    def dump(self, instance_id: str = "") -> str:
+        return workflow_to_json(self.family, self.workflow, instance_id=instance_id)
+
+    # -- running --------------------------------------------------------------------------------
+
+    def start(self, variables: Mapping[str, Any]) -> StepResult:
+        self.workflow.task_tree.data.update(variables)
+        return self._run_engine(StepResult())
+
+    def complete_user_task(self, task_id: str, values: Mapping[str, Any]) -> StepResult:
+        task = self._ready_user_task(task_id)
+        result = StepResult()
+        task.set_data(**values)
+        try:
+            task.run()
+        except (SpiffWorkflowException, FlowdeskError, Exception) as err:
+            result.error = self._error(err, task)
+            return result
+        result.events.append(self._event(task, ended=True))
+        return self._run_engine(result)
+
+    def _run_engine(self, result: StepResult) -> StepResult:
+        seen: set[UUID] = set()
+
+        def will(task: Any) -> None:
+            if task.task_spec.bpmn_id is not None:
+                seen.add(task.id)
+                result.events.append(self._event(task, ended=False))
+
+        def did(task: Any) -> None:
+            if task.task_spec.bpmn_id is not None:
+                result.events.append(self._event(task, ended=task.has_state(TaskState.FINISHED_MASK)))
+
+        current: Any = None
+        try:
+            self.workflow.do_engine_steps(will_complete_task=will, did_complete_task=did)
+        except (SpiffWorkflowException, FlowdeskError, Exception) as err:
+            current = getattr(err, "task", None)
+            result.error = self._error(err, current)
+        for task in self.workflow.get_tasks(state=_OPEN):
+            if task.task_spec.bpmn_id is not None and task.id not in seen:
+                result.events.append(self._event(task, ended=False))
+        return result
+
+    def _event(self, task: Any, *, ended: bool) -> ActivityEvent:
+        spec = task.task_spec
+        return ActivityEvent(
+            task_id=str(task.id),
+            activity_id=spec.bpmn_id,
+            activity_name=spec.bpmn_name,
+            activity_type=_activity_type(task),
+            at=self.clock(),
+            ended=ended,
+            state=TaskState.get_name(task.state),
+        )
+
+    def _error(self, err: BaseException, task: Any) -> StepError:
+        cause: BaseException = getattr(err, "exception", None) or err.__cause__ or err
+        line = getattr(err, "line_number", None)
+        if isinstance(cause, FlowdeskError):
+            message = cause.message
+            line = cause.context.get("line", line)
+        elif isinstance(err, WorkflowException):
+            message = str(err.args[0]) if err.args else str(err)
+        else:
+            message = f"{type(err).__name__}: {err}"
+        activity = task.task_spec.bpmn_id if task is not None else None
+        return StepError(
+            activity,
+            message,
+            line if isinstance(line, int) else None,
+            "".join(traceback.format_exception(err)),
+        )
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _ready_user_task(self, task_id: str) -> Any:
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, SpiffWorkflowException):
+            task = None
+        if task is None or not task.task_spec.manual or not task.has_state(TaskState.READY):
+            raise TaskNotFound(
+                f"Task {task_id} is not open (it may have been completed already)", task_id=task_id
+            )
+        return task
+
+    def ready_user_tasks(self) -> list[ReadyUserTask]:
+        return [
+            ReadyUserTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name, t.data)
+            for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        ]
+
+    def open_activity_ids(self) -> list[str]:
+        return [t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=_OPEN) if t.task_spec.bpmn_id]
+
+    @property
+    def completed(self) -> bool:
+        return bool(self.workflow.is_completed())
+
+    def variables(self) -> dict[str, Any]:
+        """The instance's variables: the data the open tasks see, or the final data when done."""
+        if self.workflow.is_completed():
+            return dict(self.workflow.data)
+        merged: dict[str, Any] = {}
+        open_tasks = self.workflow.get_tasks(state=_OPEN)
+        for task in open_tasks:
+            merged.update(task.data)
+        if not open_tasks and self.workflow.last_task is not None:
+            merged.update(self.workflow.last_task.data)
+        return merged

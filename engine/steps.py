@@ -1,0 +1,253 @@
+"""Persist what one engine operation did: instance state, open user tasks and history, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.assignment import resolve
+from engine.db.models import (
+    HistoryActivity,
+    HistoryOperation,
+    HistoryTask,
+    HistoryVariable,
+    HumanTask,
+    InstanceState,
+    ProcessInstance,
+    TaskCandidate,
+)
+from engine.definitions import LoadedDefinition
+from engine.identity import Actor
+from engine.spiff.runner import Runner, StepResult
+from engine.variables import dumps
+
+_MISSING = object()
+
+
+def changed_variables(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    changed: dict[str, Any] = {}
+    for name, value in after.items():
+        old = before.get(name, _MISSING)
+        if old is _MISSING or type(old) is not type(value) or old != value:
+            changed[name] = value
+    return changed
+
+
+class StepWriter:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+
+    def save(
+        self,
+        instance: ProcessInstance,
+        loaded: LoadedDefinition,
+        runner: Runner,
+        result: StepResult,
+        *,
+        actor: Actor | None,
+        before: Mapping[str, Any],
+        is_new: bool,
+        completed_task_id: str | None = None,
+    ) -> None:
+        # Serialize first: if the data cannot be stored, nothing below is written.
+        instance.workflow = runner.dump(instance.id)
+        if runner.completed and instance.state is InstanceState.ACTIVE:
+            instance.state = InstanceState.COMPLETED
+            instance.ended_at = self.now
+        if result.error is not None:
+            instance.error_message = result.error.message
+            instance.error_activity_id = result.error.activity_id
+            instance.error_details = result.error.details
+            instance.error_at = self.now
+        if is_new:
+            self.session.add(instance)
+        self.session.flush()  # the revision check happens here for existing instances
+        self._sync_tasks(instance, loaded, runner, actor, is_new, completed_task_id)
+        self._activities(instance, result, is_new)
+        self._variables(instance, before, runner.variables(), actor)
+        if result.error is not None:
+            self.operation(
+                instance.id,
+                None,
+                "Incident",
+                None,
+                {"activityId": result.error.activity_id, "message": result.error.message},
+            )
+
+    def operation(
+        self,
+        instance_id: str | None,
+        task_id: str | None,
+        operation: str,
+        actor: Actor | None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.session.execute(
+            insert(HistoryOperation),
+            [
+                {
+                    "instance_id": instance_id,
+                    "task_id": task_id,
+                    "operation": operation,
+                    "user_name": actor.name if actor else None,
+                    "at": self.now,
+                    "detail": detail,
+                }
+            ],
+        )
+
+    def _sync_tasks(
+        self,
+        instance: ProcessInstance,
+        loaded: LoadedDefinition,
+        runner: Runner,
+        actor: Actor | None,
+        is_new: bool,
+        completed_task_id: str | None,
+    ) -> None:
+        ready = {t.task_id: t for t in runner.ready_user_tasks()}
+        existing: set[str] = set()
+        if not is_new:
+            existing = set(
+                self.session.scalars(select(HumanTask.id).where(HumanTask.instance_id == instance.id))
+            )
+        gone = existing - ready.keys()
+        for task_id in gone:
+            row = self.session.get(HumanTask, task_id)
+            if row is not None:
+                self.session.delete(row)
+            completed = task_id == completed_task_id
+            self.session.execute(
+                update(HistoryTask)
+                .where(HistoryTask.id == task_id)
+                .values(
+                    ended_at=self.now,
+                    completed_by=actor.name if completed and actor else None,
+                    delete_reason="completed" if completed else "deleted",
+                )
+            )
+        new_tasks = [t for tid, t in ready.items() if tid not in existing]
+        if not new_tasks:
+            return
+        task_rows: list[dict[str, Any]] = []
+        candidate_rows: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
+        for task in new_tasks:
+            model = loaded.model.user_tasks.get(task.activity_id)
+            who = resolve(model, task.data)
+            forms = model.form_fields if model else []
+            task_rows.append(
+                {
+                    "id": task.task_id,
+                    "instance_id": instance.id,
+                    "definition_id": instance.definition_id,
+                    "process_key": instance.process_key,
+                    "activity_id": task.activity_id,
+                    "name": task.name or task.activity_id,
+                    "description": model.documentation if model else None,
+                    "assignee": who.assignee,
+                    "created_at": self.now,
+                    "due_at": who.due_at,
+                    "priority": who.priority,
+                    "form_fields": forms,
+                }
+            )
+            for kind, names in (("user", who.candidate_users), ("group", who.candidate_groups)):
+                candidate_rows += [
+                    {
+                        "task_id": task.task_id,
+                        "kind": kind,
+                        "identity": name,
+                        "created_at": self.now,
+                        "assigned": who.assignee is not None,
+                    }
+                    for name in names
+                ]
+            history_rows.append(
+                {
+                    "id": task.task_id,
+                    "instance_id": instance.id,
+                    "definition_id": instance.definition_id,
+                    "process_key": instance.process_key,
+                    "activity_id": task.activity_id,
+                    "name": task.name or task.activity_id,
+                    "assignee": who.assignee,
+                    "created_at": self.now,
+                    "due_at": who.due_at,
+                    "priority": who.priority,
+                }
+            )
+        self.session.execute(insert(HumanTask), task_rows)
+        if candidate_rows:
+            self.session.execute(insert(TaskCandidate), candidate_rows)
+        self.session.execute(insert(HistoryTask), history_rows)
+
+    def _activities(self, instance: ProcessInstance, result: StepResult, is_new: bool) -> None:
+        if not result.events:
+            return
+        starts: dict[str, dict[str, Any]] = {}
+        ends: dict[str, datetime] = {}
+        for event in result.events:
+            if event.task_id not in starts:
+                starts[event.task_id] = {
+                    "id": event.task_id,
+                    "instance_id": instance.id,
+                    "definition_id": instance.definition_id,
+                    "activity_id": event.activity_id,
+                    "activity_name": event.activity_name,
+                    "activity_type": event.activity_type,
+                    "started_at": event.at,
+                    "ended_at": None,
+                    "canceled": False,
+                    "assignee": None,
+                }
+            if event.ended:
+                ends[event.task_id] = event.at
+        known: set[str] = set()
+        if not is_new:
+            known = set(
+                self.session.scalars(select(HistoryActivity.id).where(HistoryActivity.id.in_(list(starts))))
+            )
+        fresh = []
+        for task_id, row in starts.items():
+            if task_id in known:
+                if task_id in ends:
+                    self.session.execute(
+                        update(HistoryActivity)
+                        .where(HistoryActivity.id == task_id)
+                        .values(ended_at=ends[task_id])
+                    )
+            else:
+                row["ended_at"] = ends.get(task_id)
+                fresh.append(row)
+        if fresh:
+            self.session.execute(insert(HistoryActivity), fresh)
+
+    def _variables(
+        self,
+        instance: ProcessInstance,
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+        actor: Actor | None,
+    ) -> None:
+        changed = changed_variables(before, after)
+        if changed:
+            self.session.execute(
+                insert(HistoryVariable),
+                [
+                    {
+                        "instance_id": instance.id,
+                        "name": name,
+                        "value": dumps(value),
+                        "changed_at": self.now,
+                        "activity_id": None,
+                        "user_name": actor.name if actor else None,
+                    }
+                    for name, value in changed.items()
+                ],
+            )

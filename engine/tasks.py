@@ -1,0 +1,334 @@
+"""Open user tasks: the inbox queries people run, claiming, and completion with form validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CursorResult, and_, false, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.concurrency import with_retries
+from engine.db import Database
+from engine.db.models import HistoryTask, HumanTask, ProcessInstance, TaskCandidate
+from engine.exceptions import FlowdeskError, Forbidden, TaskNotFound
+from engine.forms import FormField, validate_submission
+from engine.identity import Actor, IdentityService
+from engine.instances import InstanceLoader, clean_variables
+from engine.steps import StepWriter
+
+
+class TaskAlreadyClaimed(FlowdeskError):
+    """The task is claimed by someone else; ask them to unclaim it, or pick another task."""
+
+
+class SortBy(StrEnum):
+    CREATED = "created"
+    DUE_DATE = "dueDate"
+    PRIORITY = "priority"
+    NAME = "name"
+
+
+_SORT_COLUMNS = {
+    SortBy.CREATED: HumanTask.created_at,
+    SortBy.DUE_DATE: HumanTask.due_at,
+    SortBy.PRIORITY: HumanTask.priority,
+    SortBy.NAME: HumanTask.name,
+}
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Filters of a task list; names follow Camunda's REST parameters."""
+
+    instance_id: str | None = None
+    assignee: str | None = None
+    candidate_group: str | None = None
+    candidate_user: str | None = None
+    include_assigned: bool = False
+    unassigned: bool = False
+    activity_id: str | None = None
+    process_key: str | None = None
+    name_like: str | None = None
+    sort_by: SortBy = SortBy.CREATED
+    descending: bool = False
+    first: int = 0
+    max_results: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: str
+    name: str | None
+    description: str | None
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    priority: int
+    instance_id: str
+    definition_id: str
+    process_key: str
+    activity_id: str
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+    form_fields: list[FormField] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: HumanTask) -> TaskInfo:
+        return cls(
+            row.id,
+            row.name,
+            row.description,
+            row.assignee,
+            row.created_at,
+            row.due_at,
+            row.priority,
+            row.instance_id,
+            row.definition_id,
+            row.process_key,
+            row.activity_id,
+            tuple(sorted(c.identity for c in row.candidates if c.kind == "user")),
+            tuple(sorted(c.identity for c in row.candidates if c.kind == "group")),
+            [FormField.from_dict(f) for f in row.form_fields or []],
+        )
+
+
+def may_work_on(actor: Actor | None, task: TaskInfo) -> bool:
+    if actor is None or actor.is_admin:
+        return True
+    if task.assignee is not None:
+        return task.assignee == actor.name
+    return actor.name in task.candidate_users or bool(actor.groups & set(task.candidate_groups))
+
+
+class TaskService:
+    def __init__(
+        self, database: Database, loader: InstanceLoader, identity: IdentityService, clock: Clock
+    ) -> None:
+        self.database = database
+        self.loader = loader
+        self.identity = identity
+        self.clock = clock
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def _candidate_ids(self, users: Sequence[str], groups: Sequence[str], include_assigned: bool) -> Any:
+        clauses = []
+        if users:
+            clauses.append(and_(TaskCandidate.kind == "user", TaskCandidate.identity.in_(users)))
+        if groups:
+            clauses.append(and_(TaskCandidate.kind == "group", TaskCandidate.identity.in_(groups)))
+        query = select(TaskCandidate.task_id).where(or_(*clauses) if clauses else false())
+        if not include_assigned:
+            query = query.where(TaskCandidate.assigned.is_(False))
+        return query
+
+    def _filtered(self, query: Any, q: TaskQuery, actor: Actor | None) -> Any:
+        if actor is not None and not actor.is_admin:
+            query = query.where(
+                or_(
+                    HumanTask.assignee == actor.name,
+                    HumanTask.id.in_(
+                        self._candidate_ids([actor.name], sorted(actor.groups), include_assigned=True)
+                    ),
+                )
+            )
+        if q.instance_id is not None:
+            query = query.where(HumanTask.instance_id == q.instance_id)
+        if q.assignee is not None:
+            query = query.where(HumanTask.assignee == q.assignee)
+        if q.unassigned:
+            query = query.where(HumanTask.assignee.is_(None))
+        if q.activity_id is not None:
+            query = query.where(HumanTask.activity_id == q.activity_id)
+        if q.process_key is not None:
+            query = query.where(HumanTask.process_key == q.process_key)
+        if q.name_like is not None:
+            query = query.where(HumanTask.name.ilike(q.name_like))
+        if q.candidate_group is not None:
+            # Joining (not IN) lets the database walk the candidate index in creation order.
+            query = query.join(
+                TaskCandidate,
+                and_(
+                    TaskCandidate.task_id == HumanTask.id,
+                    TaskCandidate.kind == "group",
+                    TaskCandidate.identity == q.candidate_group,
+                ),
+            )
+            if not q.include_assigned:
+                query = query.where(TaskCandidate.assigned.is_(False))
+        if q.candidate_user is not None:
+            try:
+                groups = sorted(self.identity.actor(q.candidate_user).groups)
+            except FlowdeskError:
+                groups = []
+            query = query.where(
+                HumanTask.id.in_(
+                    self._candidate_ids([q.candidate_user], groups, include_assigned=q.include_assigned)
+                )
+            )
+        return query
+
+    def list(self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None) -> list[TaskInfo]:
+        with self.database.read() as session:
+            query = self._filtered(select(HumanTask), q, actor)
+            if q.candidate_group is not None and q.sort_by is SortBy.CREATED:
+                column: Any = TaskCandidate.created_at
+            else:
+                column = _SORT_COLUMNS[q.sort_by]
+            order = column.desc() if q.descending else column.asc()
+            tie = HumanTask.id.desc() if q.descending else HumanTask.id.asc()
+            query = query.order_by(order, tie).offset(q.first)
+            if q.max_results is not None:
+                query = query.limit(q.max_results)
+            return [TaskInfo.of(row) for row in session.scalars(query)]
+
+    def count(self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None) -> int:
+        with self.database.read() as session:
+            query = self._filtered(select(func.count()).select_from(HumanTask), q, actor)
+            return int(session.scalar(query) or 0)
+
+    def get(self, task_id: str, *, actor: Actor | None = None) -> TaskInfo:
+        with self.database.read() as session:
+            task = TaskInfo.of(self._row(session, task_id))
+        self._authorize(actor, task)
+        return task
+
+    def form_values(self, task_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
+        """Current values of the task's form fields (the instance's variable, else the field default)."""
+        with self.database.read() as session:
+            row = self._row(session, task_id)
+            task = TaskInfo.of(row)
+            self._authorize(actor, task)
+            instance = session.get(ProcessInstance, row.instance_id)
+            assert instance is not None
+            _, runner = self.loader.load(session, instance)
+            data = next((t.data for t in runner.ready_user_tasks() if t.task_id == task_id), {})
+        values: dict[str, Any] = {}
+        for form_field in task.form_fields:
+            values[form_field.id] = (
+                data[form_field.id] if form_field.id in data else form_field.typed_default()
+            )
+        return values
+
+    # -- changes -----------------------------------------------------------------------------------
+
+    def claim(self, task_id: str, user: str, *, actor: Actor | None = None) -> None:
+        if actor is not None and not actor.is_admin and actor.name != user:
+            raise Forbidden(f"user {actor.name!r} may only claim tasks for themselves")
+        claimer = self.identity.actor(user)
+        with self.database.write() as session:
+            row = self._row(session, task_id)
+            task = TaskInfo.of(row)
+            if not may_work_on(claimer, task) and task.assignee is None:
+                raise Forbidden(f"user {user!r} is not a candidate for task {task_id}", task_id=task_id)
+            self._authorize(actor, task)
+            if task.assignee == user:
+                return
+            result: CursorResult[Any] = session.execute(update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.assignee.is_(None))
+                .values(assignee=user))  # type: ignore[assignment]
+            changed = result.rowcount
+            if changed != 1:
+                raise TaskAlreadyClaimed(
+                    f"Task '{task_id}' is already claimed by someone else.", task_id=task_id
+                )
+            self._set_assigned(session, task_id, True)
+            now = self.clock()
+            session.execute(
+                update(HistoryTask).where(HistoryTask.id == task_id).values(assignee=user, claimed_at=now)
+            )
+            StepWriter(session, now).operation(task.instance_id, task_id, "Claim", actor, {"assignee": user})
+
+    def unclaim(self, task_id: str, *, actor: Actor | None = None) -> None:
+        with self.database.write() as session:
+            row = self._row(session, task_id)
+            task = TaskInfo.of(row)
+            if actor is not None and not actor.is_admin and task.assignee not in (None, actor.name):
+                raise Forbidden(
+                    f"task {task_id} is claimed by {task.assignee!r}; only they or an admin can unclaim it"
+                )
+            if task.assignee is None:
+                self._authorize(actor, task)
+            session.execute(update(HumanTask).where(HumanTask.id == task_id).values(assignee=None))
+            self._set_assigned(session, task_id, False)
+            now = self.clock()
+            session.execute(update(HistoryTask).where(HistoryTask.id == task_id).values(assignee=None))
+            StepWriter(session, now).operation(task.instance_id, task_id, "Unclaim", actor)
+
+    def complete(
+        self,
+        task_id: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        actor: Actor | None = None,
+        absent_booleans_false: bool = False,
+    ) -> None:
+        """Validate the values against the task's form and continue the instance to its next wait state."""
+        submitted = clean_variables(variables)
+
+        def attempt() -> None:
+            with self.database.write() as session:
+                row = self._row(session, task_id)
+                task = TaskInfo.of(row)
+                self._authorize(actor, task)
+                instance = session.get(ProcessInstance, row.instance_id)
+                if instance is None:
+                    raise TaskNotFound(f"Task {task_id} belongs to no instance", task_id=task_id)
+                loaded, runner = self.loader.load(session, instance)
+                before = runner.variables()
+                current = next((t.data for t in runner.ready_user_tasks() if t.task_id == task_id), {})
+                values = validate_submission(
+                    task.form_fields, submitted, current, absent_booleans_false=absent_booleans_false
+                )
+                result = runner.complete_user_task(task_id, values)
+                now = self.clock()
+                writer = StepWriter(session, now)
+                writer.save(
+                    instance,
+                    loaded,
+                    runner,
+                    result,
+                    actor=actor,
+                    before=before,
+                    is_new=False,
+                    completed_task_id=task_id,
+                )
+                writer.operation(instance.id, task_id, "Complete", actor)
+
+        with_retries(attempt, task_id=task_id)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _set_assigned(session: Session, task_id: str, assigned: bool) -> None:
+        session.execute(
+            update(TaskCandidate).where(TaskCandidate.task_id == task_id).values(assigned=assigned)
+        )
+
+    @staticmethod
+    def _row(session: Session, task_id: str) -> HumanTask:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise TaskNotFound(
+                f"No open task has id {task_id!r}; it may have been completed already", task_id=task_id
+            )
+        return row
+
+    @staticmethod
+    def _authorize(actor: Actor | None, task: TaskInfo) -> None:
+        if not may_work_on(actor, task):
+            assert actor is not None
+            raise Forbidden(
+                f"user {actor.name!r} may not work on task {task.id}: it is for "
+                + (
+                    f"{task.assignee!r}"
+                    if task.assignee
+                    else f"groups {list(task.candidate_groups)} / users {list(task.candidate_users)}"
+                ),
+                task_id=task.id,
+            )
