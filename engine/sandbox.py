@@ -78,22 +78,22 @@ def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 class _Deadline:
-    __slots__ = ("at", "done", "fired", "last_fire", "seconds", "thread")
+    __slots__ = ("at", "done", "fired", "seconds", "stack", "thread")
 
     def __init__(self, seconds: float) -> None:
-        self.thread = threading.get_ident()
         self.seconds = seconds
         self.at = time.monotonic() + seconds
-        self.fired = False
-        self.done = False
-        self.last_fire = float("-inf")
+        self.done = self.fired = False
 
 
 class _Watchdog:
     """One daemon thread for all sandboxes: it sleeps until the earliest deadline and fires at it.
 
-    ``arm`` never wakes the thread on the happy path: the thread never sleeps longer than the
-    shortest timeout it has seen, so a new deadline is always later than its next look.
+    The happy path takes no lock and never wakes the thread: each thread appends its deadline to a
+    list of its own, and the watchdog never sleeps longer than the shortest timeout it has seen, so
+    a new deadline is always later than its next look. A late firing cannot escape the evaluation:
+    the watchdog marks a deadline ``fired`` *before* it checks ``done`` and fires under its lock;
+    ``disarm`` sets ``done`` *before* it checks ``fired`` and then cancels under the same lock.
     """
 
     def __init__(self) -> None:
@@ -102,37 +102,39 @@ class _Watchdog:
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._running: dict[int, list[_Deadline]] = {}
+        self._stacks: dict[int, list[_Deadline]] = {}  # thread id -> its running (nested) evaluations
+        self._last_fire: dict[int, float] = {}
         self._thread: threading.Thread | None = None
         self._next_look = float("inf")
         self._shortest = float("inf")
 
     def arm(self, deadline: _Deadline) -> None:
-        with self._lock:
-            self._running.setdefault(deadline.thread, []).append(deadline)
-            self._shortest = min(self._shortest, deadline.seconds)
-            if deadline.at < self._next_look:
+        deadline.thread = thread = threading.get_ident()
+        stack = self._stacks.get(thread)
+        if stack is None:
+            with self._lock:
+                stack = self._stacks.setdefault(thread, [])
+        deadline.stack = stack
+        stack.append(deadline)
+        if deadline.at < self._next_look or deadline.seconds < self._shortest:
+            with self._lock:
+                self._shortest = min(self._shortest, deadline.seconds)
+                self._next_look = min(self._next_look, deadline.at)
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._watch, name="sandbox-watchdog", daemon=True)
                     self._thread.start()
-                self._next_look = deadline.at
                 self._wake.notify()
 
     def disarm(self, deadline: _Deadline) -> None:
-        # The exception may arrive while we clean up: retry until the deadline is gone for sure, then
-        # cancel a delivery still pending, so it cannot hit the caller's code after the script.
+        # The exception may also arrive while we clean up: retry until the deadline is gone for sure.
         while True:
             try:
-                if not deadline.done:
-                    with self._lock:
-                        deadline.done = True
-                        stack = self._running.get(deadline.thread, [])
-                        if deadline in stack:
-                            stack.remove(deadline)
-                        if not stack:
-                            self._running.pop(deadline.thread, None)
+                deadline.done = True
+                if deadline in deadline.stack:
+                    deadline.stack.remove(deadline)
                 if deadline.fired:
-                    _set_async_exc(deadline.thread, None)
+                    with self._lock:  # the watchdog has finished firing: cancel what is not delivered yet
+                        _set_async_exc(deadline.thread, None)
                 return
             except _Expired:
                 continue
@@ -142,17 +144,19 @@ class _Watchdog:
             while True:
                 now = time.monotonic()
                 next_look = now + self._shortest
-                for thread, stack in self._running.items():
-                    overdue = [deadline for deadline in stack if deadline.at <= now]
+                for thread, stack in self._stacks.items():
+                    running = [deadline for deadline in list(stack) if not deadline.done]
+                    overdue = [deadline for deadline in running if deadline.at <= now]
                     if overdue:
-                        last = max(deadline.last_fire for deadline in overdue)
+                        last = self._last_fire.get(thread, float("-inf"))
                         if now - last >= _REFIRE_SECONDS:
                             for deadline in overdue:
-                                deadline.fired, deadline.last_fire = True, now
-                            _set_async_exc(thread, _Expired)
-                            last = now
+                                deadline.fired = True
+                            if not all(deadline.done for deadline in overdue):
+                                _set_async_exc(thread, _Expired)
+                                self._last_fire[thread] = last = now
                         next_look = min(next_look, last + _REFIRE_SECONDS)
-                    next_look = min([next_look, *(d.at for d in stack if d.at > now)])
+                    next_look = min([next_look, *(d.at for d in running if d.at > now)])
                 self._next_look = next_look
                 self._wake.wait(max(next_look - time.monotonic(), 0.001))
 

@@ -97,12 +97,24 @@ class TaskInfo:
         )
 
 
+def _is_candidate(actor: Actor, task: TaskInfo) -> bool:
+    return actor.name in task.candidate_users or bool(actor.groups & set(task.candidate_groups))
+
+
+def may_see(actor: Actor | None, task: TaskInfo) -> bool:
+    """Admins, the assignee and the candidates (also while someone else holds the task)."""
+    if actor is None or actor.is_admin:
+        return True
+    return task.assignee == actor.name or _is_candidate(actor, task)
+
+
 def may_work_on(actor: Actor | None, task: TaskInfo) -> bool:
+    """Admins, the assignee, or, while nobody holds it, the candidates."""
     if actor is None or actor.is_admin:
         return True
     if task.assignee is not None:
         return task.assignee == actor.name
-    return actor.name in task.candidate_users or bool(actor.groups & set(task.candidate_groups))
+    return _is_candidate(actor, task)
 
 
 class TaskService:
@@ -195,7 +207,8 @@ class TaskService:
     def get(self, task_id: str, *, actor: Actor | None = None) -> TaskInfo:
         with self.database.read() as session:
             task = TaskInfo.of(self._row(session, task_id))
-        self._authorize(actor, task)
+        if not may_see(actor, task):
+            self._authorize(actor, task)
         return task
 
     def form_values(self, task_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
@@ -203,7 +216,8 @@ class TaskService:
         with self.database.read() as session:
             row = self._row(session, task_id)
             task = TaskInfo.of(row)
-            self._authorize(actor, task)
+            if not may_see(actor, task):
+                self._authorize(actor, task)
             instance = session.get(ProcessInstance, row.instance_id)
             assert instance is not None
             _, runner = self.loader.load(session, instance)
