@@ -8,6 +8,9 @@ Three faces of one concept:
 * ``check_storable`` is the gate in front of both: it normalises what it can and refuses, naming
   the path (``lead.activities[2]``), what it cannot, so nothing fails later at save time.
 
+The stored form (``dumps``, ``loads``, ``check_storable``) lives in ``engine.varcodec`` and is
+re-exported here; this module keeps the Camunda typed conversion, dates and CLI assignments.
+
 Decisions where Camunda's behaviour does not carry over (each one tested):
 
 * Tuples and sets are stored as lists (sets sorted when their items can be compared); ``str``,
@@ -33,20 +36,38 @@ Decisions where Camunda's behaviour does not carry over (each one tested):
   does not check names; ``check_name`` does.
 """
 
-from __future__ import annotations
-
 import json
 import keyword
 import math
 import re
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from engine.exceptions import VariableError
+from engine.varcodec import TAG, check_storable, decode, dumps, dumps_checked, loads
+
+__all__ = [
+    "BIG_DECIMAL",
+    "BIG_INTEGER",
+    "INTEGER_RANGE",
+    "JSON_FORMAT",
+    "LONG_RANGE",
+    "SHORT_RANGE",
+    "TAG",
+    "Converter",
+    "check_name",
+    "check_storable",
+    "dumps",
+    "format_date",
+    "from_typed",
+    "loads",
+    "parse_cli_assignment",
+    "parse_date",
+    "to_typed",
+    "to_typed_map",
+]
 
 SHORT_RANGE = (-(2**15), 2**15 - 1)
 INTEGER_RANGE = (-(2**31), 2**31 - 1)
@@ -55,13 +76,12 @@ LONG_RANGE = (-(2**63), 2**63 - 1)
 BIG_DECIMAL = "java.math.BigDecimal"
 BIG_INTEGER = "java.math.BigInteger"
 JSON_FORMAT = "application/json"
-TAG = "$type"
 
 _WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 
 
-# --- names and storable values -------------------------------------------------------------------
+# --- names -------------------------------------------------------------------
 
 
 def check_name(name: object) -> str:
@@ -77,160 +97,6 @@ def check_name(name: object) -> str:
             f"variable name {name!r} starts with _, which scripts cannot read; rename it", variable=name
         )
     return name
-
-
-def _child(path: str, key: object) -> str:
-    if not isinstance(key, str):
-        return f"{path}[{key!r}]"
-    return f"{path}.{key}" if key.isidentifier() else f"{path}[{json.dumps(key, ensure_ascii=False)}]"
-
-
-def _refuse(path: str, what: str) -> VariableError:
-    return VariableError(f"variable `{path}` cannot be stored: {what}", path=path)
-
-
-def _normalise(value: Any, path: str, seen: set[int]) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _refuse(path, f"{value} is not a finite number")
-        return float(value)
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise _refuse(path, f"Decimal {value} is not a finite number")
-        return value
-    if isinstance(value, (datetime, date, time)):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        raise _refuse(path, "bytes are not supported; decode them to text (for example base64) first")
-    if isinstance(value, (dict, list, tuple, set, frozenset)):
-        if id(value) in seen:
-            raise _refuse(path, "the value contains itself")
-        seen.add(id(value))
-        try:
-            return _normalise_container(value, path, seen)
-        finally:
-            seen.discard(id(value))
-    raise _refuse(
-        path,
-        f"a {type(value).__name__} is not a storable value; use text, numbers, "
-        "true/false, dates, Decimal, lists and dictionaries",
-    )
-
-
-def _normalise_container(value: Any, path: str, seen: set[int]) -> Any:
-    if isinstance(value, dict):
-        result: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _refuse(
-                    _child(path, key), f"dictionary keys must be text, not {type(key).__name__}; use str(key)"
-                )
-            result[str.__str__(key)] = _normalise(item, _child(path, key), seen)
-        return result
-    items = [_normalise(item, _child(path, index), seen) for index, item in enumerate(value)]
-    if isinstance(value, (set, frozenset)):
-        with suppress(TypeError):  # mixed types keep the set's own order
-            items.sort()
-    return items
-
-
-def check_storable(name: str, value: Any) -> Any:
-    """Return ``value`` normalised for storage, or raise VariableError naming the bad part's path.
-
-    Tuples and sets become lists, subclasses of built-in types become the built-in type.
-    """
-    return _normalise(value, name, set())
-
-
-# --- the stored JSON form ------------------------------------------------------------------------
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {TAG: "decimal", "value": str(value)}
-    if isinstance(value, (datetime, time)):
-        tagged: dict[str, Any] = {
-            TAG: "datetime" if isinstance(value, datetime) else "time",
-            "value": value.isoformat(),
-        }
-        if isinstance(value.tzinfo, ZoneInfo):
-            tagged["zone"] = value.tzinfo.key
-        return tagged
-    if isinstance(value, date):
-        return {TAG: "date", "value": value.isoformat()}
-    if isinstance(value, dict):
-        encoded = {key: _encode(item) for key, item in value.items()}
-        # A dictionary of the caller's own with a "$type" key is wrapped so it is never read as a tag.
-        return {TAG: "dict", "value": encoded} if TAG in value else encoded
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    return value
-
-
-def _decode_tag(tag: str, data: dict[str, Any]) -> tuple[bool, Any]:
-    """``(True, value)`` if ``data`` is a well-formed tagged value, else ``(False, None)``."""
-    raw = data.get("value")
-    allowed = {TAG, "value", "zone"} if tag in ("datetime", "time") else {TAG, "value"}
-    if set(data) - allowed:
-        return False, None
-    try:
-        if tag == "dict" and isinstance(raw, dict):
-            return True, {key: _decode(item) for key, item in raw.items()}
-        if not isinstance(raw, str):
-            return False, None
-        if tag == "decimal":
-            return True, Decimal(raw)
-        if tag == "date":
-            return True, date.fromisoformat(raw)
-        if tag in ("datetime", "time"):
-            parsed: datetime | time = (
-                datetime.fromisoformat(raw) if tag == "datetime" else time.fromisoformat(raw)
-            )
-            zone = data.get("zone")
-            if isinstance(zone, str):
-                if isinstance(parsed, datetime):
-                    return True, parsed.astimezone(ZoneInfo(zone))
-                return True, parsed.replace(tzinfo=ZoneInfo(zone))
-            return True, parsed
-    except (ValueError, InvalidOperation, KeyError):
-        pass
-    return False, None
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if isinstance(value, dict):
-        tag = value.get(TAG)
-        if isinstance(tag, str):
-            ok, decoded = _decode_tag(tag, value)
-            if ok:
-                return decoded
-        return {key: _decode(item) for key, item in value.items()}
-    return value
-
-
-def _dump(checked: Any) -> str:
-    return json.dumps(_encode(checked), ensure_ascii=False, allow_nan=False)
-
-
-def dumps(value: Any, *, name: str = "value") -> str:
-    """Serialise a variable's value; ``loads`` gives it back exactly. ``name`` starts error paths."""
-    return _dump(check_storable(name, value))
-
-
-def loads(text: str) -> Any:
-    """The value ``dumps`` wrote. Tagged objects it does not recognise stay plain dictionaries."""
-    try:
-        return _decode(json.loads(text))
-    except ValueError as err:
-        raise VariableError(f"the stored text is not valid JSON: {err}") from err
 
 
 # --- typed values in (REST and CLI) --------------------------------------------------------------
@@ -332,7 +198,7 @@ def _date(name: str, type_name: str, value: Any, info: Mapping[str, Any]) -> dat
 
 def _json(name: str, type_name: str, value: Any, info: Mapping[str, Any]) -> Any:
     if isinstance(value, (dict, list)):
-        return _decode(value)
+        return decode(value)
     if isinstance(value, str):
         try:
             return loads(value)
@@ -491,7 +357,7 @@ def to_typed(value: Any, *, name: str = "value") -> dict[str, Any]:
         return _typed("Date", format_date(value))
     if isinstance(value, time):
         return _typed("String", value.isoformat())
-    return _typed("Json", _dump(value))
+    return _typed("Json", dumps_checked(value))
 
 
 def to_typed_map(variables: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -16,8 +16,15 @@ FLOWDESK = [sys.executable, "-m", "webui.cli"]
 
 def run(db: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FLOWDESK_DATABASE_URL": db}
-    return subprocess.run([*FLOWDESK, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [*FLOWDESK, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 def test_deploy_start_list_complete(tmp_path: Path) -> None:
@@ -30,8 +37,17 @@ def test_deploy_start_list_complete(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     assert "sally in groups sales" in added.stdout
 
-    started = run(db, "start", "order_approval", "--business-key", "ORD-9", "--var", "customer=ACME",
-                  "--var", "amount:Long=1500")
+    started = run(
+        db,
+        "start",
+        "order_approval",
+        "--business-key",
+        "ORD-9",
+        "--var",
+        "customer=ACME",
+        "--var",
+        "amount:Long=1500",
+    )
     assert started.returncode == 0, started.stderr
     instance_id = started.stdout.strip()
     assert len(instance_id) == 36
@@ -53,11 +69,17 @@ def test_deploy_start_list_complete(tmp_path: Path) -> None:
 
 def test_bad_file_prints_each_problem_and_exits_1(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
-    result = run(db, "deploy", str(FIXTURES / "gateway_without_condition.bpmn"),
-                 str(FIXTURES / "flow_to_missing_element.bpmn"))
+    result = run(
+        db,
+        "deploy",
+        str(FIXTURES / "gateway_without_condition.bpmn"),
+        str(FIXTURES / "flow_to_missing_element.bpmn"),
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert any(line.startswith("gateway_without_condition.bpmn, line 8, element `Gateway_1`") for line in lines)
+    assert any(
+        line.startswith("gateway_without_condition.bpmn, line 8, element `Gateway_1`") for line in lines
+    )
     assert any(line.startswith("flow_to_missing_element.bpmn, line 6, element `f1`") for line in lines)
     assert "Traceback" not in result.stderr
 
