@@ -17,9 +17,6 @@ _FLOW_CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
 # Elements whose behaviour is not implemented yet. Refusing them at deploy time is better than
 # an instance that silently waits forever.
 UNSUPPORTED = {
-    "serviceTask": "service tasks need a handler, which this version cannot bind yet",
-    "sendTask": "send tasks need a handler, which this version cannot bind yet",
-    "businessRuleTask": "business rule tasks (DMN) are not supported yet",
     "receiveTask": "receive tasks wait for messages, which this version cannot deliver yet",
     "callActivity": "call activities are not supported yet",
     "eventBasedGateway": "event-based gateways are not supported yet",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from engine.bindings import SERVICE_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
@@ -45,6 +46,7 @@ class ProcessModel:
     names: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     user_tasks: dict[str, UserTaskModel] = field(default_factory=dict)
+    service_tasks: dict[str, ServiceTaskModel] = field(default_factory=dict)
     start_form: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +54,7 @@ class ProcessModel:
             "names": self.names,
             "types": self.types,
             "user_tasks": {k: v.to_dict() for k, v in self.user_tasks.items()},
+            "service_tasks": {k: v.to_dict() for k, v in self.service_tasks.items()},
         }
 
     @classmethod
@@ -60,6 +63,9 @@ class ProcessModel:
             names=dict(data.get("names", {})),
             types=dict(data.get("types", {})),
             user_tasks={k: UserTaskModel.from_dict(v) for k, v in data.get("user_tasks", {}).items()},
+            service_tasks={
+                k: ServiceTaskModel.from_dict(v) for k, v in data.get("service_tasks", {}).items()
+            },
             start_form=list(start_form or []),
         )
 
@@ -134,6 +140,11 @@ def extract_process_model(
             model.names[element_id] = element.get("name", "")
         if kind == "startEvent" and element.getparent() is process:
             model.start_form = _form_fields(element, filename, problems)
+        if kind in SERVICE_KINDS:
+            service = service_task_model(element, filename, problems)
+            if service is not None:
+                model.service_tasks[element_id] = service
+            continue
         if kind != "userTask":
             continue
         task = UserTaskModel(

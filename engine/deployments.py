@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.bindings import EXTERNAL
 from engine.bpmn_files import load_bpmn
 from engine.bpmn_lint import Linter
 from engine.bpmn_model import ProcessModel, extract_process_model
+from engine.bpmn_xml import element_by_id
 from engine.clock import Clock
 from engine.db import Database
 from engine.db.models import Deployment, DeploymentResource, ProcessDefinition
 from engine.definitions import DefinitionInfo
 from engine.exceptions import DeploymentError, Forbidden
+from engine.handlers import HandlerRegistry
 from engine.identity import Actor
 from engine.problems import Problem
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_processes
@@ -45,7 +48,10 @@ class _Checked:
 
 
 class DeploymentService:
-    def __init__(self, database: Database, linter: Linter, clock: Clock, max_bytes: int) -> None:
+    def __init__(
+        self, database: Database, linter: Linter, clock: Clock, max_bytes: int, handlers: HandlerRegistry
+    ) -> None:
+        self.handlers = handlers
         self.database = database
         self.linter = linter
         self.clock = clock
@@ -95,11 +101,33 @@ class DeploymentService:
             model = extract_process_model(
                 process.process_element, process.source.dialect, process.source.filename, model_problems
             )
+            model_problems += self._unbound(model, process)
             content = contents[process.source.filename]
             checked.append(_Checked(process, model, hashlib.sha256(content).hexdigest(), content))
         if model_problems:
             raise DeploymentError(model_problems)
         return checked
+
+    def _unbound(self, model: ProcessModel, process: ParsedProcess) -> list[Problem]:
+        """Service tasks naming a handler nobody registered (external topics wait for workers by design)."""
+        problems: list[Problem] = []
+        for service in model.service_tasks.values():
+            if service.kind == EXTERNAL or service.name in self.handlers:
+                continue
+            element = element_by_id(process.source.root, service.activity_id)
+            closest = self.handlers.closest(service.name)
+            hint = f"did you mean {closest!r}? " if closest else ""
+            problems.append(
+                Problem(
+                    process.source.filename,
+                    f"no handler is registered as {service.name!r}; {hint}registered handlers: "
+                    f"{', '.join(self.handlers.names()) or 'none'} "
+                    '(or use camunda:type="external" for a remote worker)',
+                    element.sourceline if element is not None else None,
+                    service.activity_id,
+                )
+            )
+        return problems
 
     def deploy(
         self,

@@ -9,6 +9,8 @@ from engine.clock import Clock, system_clock
 from engine.db import Database, upgrade
 from engine.definitions import DefinitionCache, DefinitionService
 from engine.deployments import DeploymentService
+from engine.executor import Executor
+from engine.handlers import HandlerRegistry, default_registry, load_handler_modules
 from engine.history import HistoryService
 from engine.identity import IdentityService
 from engine.instances import InstanceLoader, RuntimeService
@@ -34,6 +36,7 @@ class Engine:
         sandbox: Sandbox | None = None,
         max_bpmn_bytes: int | None = None,
         migrate: bool = True,
+        handlers: HandlerRegistry | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -42,10 +45,16 @@ class Engine:
         self.sandbox = sandbox or Sandbox()
         max_bytes = max_bpmn_bytes or int(os.environ.get("FLOWDESK_MAX_BPMN_BYTES", DEFAULT_MAX_BPMN_BYTES))
         cache = DefinitionCache()
-        loader = InstanceLoader(cache, SandboxScriptEngine(self.sandbox), clock)
+        if handlers is None:
+            # The process-wide registry: what installed packages and FLOWDESK_HANDLER_MODULES register.
+            load_handler_modules()
+            handlers = default_registry
+        self.handlers = handlers
+        self.executor = Executor(handlers, self.sandbox)
+        loader = InstanceLoader(cache, SandboxScriptEngine(self.sandbox), clock, self.executor)
         self.identity = IdentityService(database, clock)
         self.definitions = DefinitionService(database, cache)
-        self.deployments = DeploymentService(database, Linter(self.sandbox), clock, max_bytes)
+        self.deployments = DeploymentService(database, Linter(self.sandbox), clock, max_bytes, handlers)
         self.runtime = RuntimeService(database, loader, clock)
         self.tasks = TaskService(database, loader, self.identity, clock)
         self.history = HistoryService(database)

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
-from engine.db.models import HistoryActivity, HistoryTask, HumanTask, InstanceState, ProcessInstance
+from engine.db.models import HistoryActivity, HistoryTask, HumanTask, InstanceState, Job, ProcessInstance
 from engine.definitions import DefinitionCache, LoadedDefinition, latest_row
 from engine.exceptions import Forbidden, InstanceNotFound, InvalidRequest
+from engine.executor import Executor
 from engine.forms import FormField, validate_submission
 from engine.identity import Actor
-from engine.spiff.runner import Runner
+from engine.spiff.runner import Runner, StepResult
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.steps import StepWriter
 from engine.variables import check_storable
@@ -76,10 +77,30 @@ def clean_variables(variables: Mapping[str, Any] | None) -> dict[str, Any]:
 class InstanceLoader:
     """Load an instance's workflow next to its (cached) definition."""
 
-    def __init__(self, cache: DefinitionCache, script_engine: SandboxScriptEngine, clock: Clock) -> None:
+    def __init__(
+        self, cache: DefinitionCache, script_engine: SandboxScriptEngine, clock: Clock, executor: Executor
+    ) -> None:
         self.cache = cache
         self.script_engine = script_engine
         self.clock = clock
+        self.executor = executor
+
+    def advance(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        loaded: LoadedDefinition,
+        runner: Runner,
+        result: StepResult,
+        now: datetime,
+        *,
+        is_new: bool,
+    ) -> builtins.list[dict[str, Any]]:
+        """Run the service tasks the step reached; the job rows for those left waiting."""
+        known: set[str] = set()
+        if not is_new:
+            known = set(session.scalars(select(Job.task_id).where(Job.instance_id == instance.id)))
+        return self.executor.advance(session, instance, loaded, runner, result, now, known)
 
     def load(self, session: Session, instance: ProcessInstance) -> tuple[LoadedDefinition, Runner]:
         loaded = self.cache.load(session, instance.definition_id)
@@ -139,8 +160,9 @@ class RuntimeService:
                 loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
             )
             result = runner.start(start_vars)
+            jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=True)
             writer = StepWriter(session, now)
-            writer.save(instance, loaded, runner, result, actor=actor, before={}, is_new=True)
+            writer.save(instance, loaded, runner, result, actor=actor, before={}, is_new=True, jobs=jobs)
             writer.operation(instance.id, None, "Start", actor, {"businessKey": business_key})
             return InstanceInfo.of(instance)
 
@@ -236,6 +258,7 @@ class RuntimeService:
                     session.scalars(select(HumanTask.id).where(HumanTask.instance_id == instance_id))
                 )
                 session.execute(delete(HumanTask).where(HumanTask.instance_id == instance_id))
+                session.execute(delete(Job).where(Job.instance_id == instance_id))
                 if task_ids:
                     session.execute(
                         update(HistoryTask)

@@ -21,6 +21,7 @@ from engine.db.models import (
     TaskCandidate,
 )
 from engine.definitions import LoadedDefinition
+from engine.executor import insert_jobs
 from engine.identity import Actor
 from engine.spiff.runner import Runner, StepResult
 from engine.variables import dumps
@@ -53,6 +54,7 @@ class StepWriter:
         before: Mapping[str, Any],
         is_new: bool,
         completed_task_id: str | None = None,
+        jobs: list[dict[str, Any]] | None = None,
     ) -> None:
         # Serialize first: if the data cannot be stored, nothing below is written.
         instance.workflow = runner.dump(instance.id)
@@ -64,9 +66,10 @@ class StepWriter:
             instance.error_activity_id = result.error.activity_id
             instance.error_details = result.error.details
             instance.error_at = self.now
-        if is_new:
+        if is_new and instance not in self.session:
             self.session.add(instance)
         self.session.flush()  # the revision check happens here for existing instances
+        insert_jobs(self.session, jobs or [])
         self._sync_tasks(instance, loaded, runner, actor, is_new, completed_task_id)
         self._activities(instance, result, is_new)
         self._variables(instance, before, runner.variables(), actor)

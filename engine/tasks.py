@@ -243,9 +243,11 @@ class TaskService:
             self._authorize(actor, task)
             if task.assignee == user:
                 return
-            result: CursorResult[Any] = session.execute(update(HumanTask)
+            result: CursorResult[Any] = session.execute(
+                update(HumanTask)
                 .where(HumanTask.id == task_id, HumanTask.assignee.is_(None))
-                .values(assignee=user))  # type: ignore[assignment]
+                .values(assignee=user)
+            )  # type: ignore[assignment]
             changed = result.rowcount
             if changed != 1:
                 raise TaskAlreadyClaimed(
@@ -301,6 +303,7 @@ class TaskService:
                 )
                 result = runner.complete_user_task(task_id, values)
                 now = self.clock()
+                jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=False)
                 writer = StepWriter(session, now)
                 writer.save(
                     instance,
@@ -311,6 +314,7 @@ class TaskService:
                     before=before,
                     is_new=False,
                     completed_task_id=task_id,
+                    jobs=jobs,
                 )
                 writer.operation(instance.id, task_id, "Complete", actor)
 

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from engine import Database, Engine, FakeClock
+from engine.handlers import HandlerRegistry
 
 PG_URL = os.environ.get("FLOWDESK_TEST_POSTGRES_URL")
 
@@ -59,8 +60,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def engine(db_url: str, clock: FakeClock) -> Iterator[Engine]:
+def handlers() -> HandlerRegistry:
+    """The test's own handler registry: register into it before deploying."""
+    return HandlerRegistry()
+
+
+@pytest.fixture
+def engine(db_url: str, clock: FakeClock, handlers: HandlerRegistry) -> Iterator[Engine]:
     database = _fresh_postgres(db_url) if db_url.startswith("postgresql") else Database(db_url)
-    eng = Engine(database, clock=clock)
+    eng = Engine(database, clock=clock, handlers=handlers)
     yield eng
     eng.close()

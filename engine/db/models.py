@@ -236,3 +236,44 @@ class HistoryOperation(Base):
     user_name: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime]
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class JobKind(enum.StrEnum):
+    HANDLER = "handler"  # an in-process Python handler, run by a worker (or inline)
+    EXTERNAL = "external"  # a Camunda external task, fetched and completed by a remote worker
+
+
+class Job(Base):
+    """A service task waiting to be executed; with no retries left and an error, it is an incident."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_due", "kind", "retries", "due_at"),
+        Index("ix_jobs_topic", "kind", "topic", "due_at"),
+        CheckConstraint("retries >= 0", name="retries_not_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), index=True
+    )
+    definition_id: Mapped[str] = mapped_column(String(255))
+    process_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    task_id: Mapped[str] = mapped_column(ID, unique=True)  # the SpiffWorkflow task the job completes
+    activity_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"))
+    topic: Mapped[str] = mapped_column(String(255))  # handler name, or external task topic
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # None: never failed (Camunda shows external tasks' retries as null until a failure sets them).
+    retries: Mapped[int | None] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer, default=3)
+    retry_interval_seconds: Mapped[int] = mapped_column(Integer, default=10)
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    locked_by: Mapped[str | None] = mapped_column(String(255))
+    locked_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None]

@@ -13,12 +13,20 @@ from functools import cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
+from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.dialect import Dialect
 
@@ -43,7 +51,34 @@ def _register_data_types(registry: Any) -> Any:
     return registry
 
 
+class SpiffWaitingServiceTask(ServiceTaskMixin, SpiffBpmnTask):  # type: ignore[misc]
+    """A spiffworkflow service task that waits (STARTED) for Flowdesk to run its handler.
+
+    SpiffWorkflow's own spiff service task calls the script engine synchronously; Flowdesk instead
+    runs every service task as a job, so all dialects share retries, incidents and workers.
+    """
+
+
+class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
+    # Send and business rule tasks bound to a handler behave as service tasks: they wait for a job.
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("sendTask"): (CamundaTaskParser, ServiceTask),
+        full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
+    }
+
+
+class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (SpiffTaskParser, SpiffWaitingServiceTask),
+    }
+
+
 def _serializer(config: dict[Any, Any]) -> Any:
+    # The plain service task (which waits in STARTED for Flowdesk's job executor) has no converter
+    # in SpiffWorkflow's configurations: without one, serializing fails late.
+    config = {**config, ServiceTask: BpmnTaskSpecConverter, SpiffWaitingServiceTask: SpiffBpmnTaskConverter}
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))
     return BpmnWorkflowSerializer(registry)
 
@@ -51,9 +86,9 @@ def _serializer(config: dict[Any, Any]) -> Any:
 @cache
 def family(dialect: Dialect) -> Family:
     if dialect is Dialect.CAMUNDA7:
-        return Family(dialect, CamundaParser, _serializer(CAMUNDA_CONFIG))
+        return Family(dialect, FlowdeskCamundaParser, _serializer(CAMUNDA_CONFIG))
     if dialect is Dialect.SPIFF:
-        return Family(dialect, SpiffBpmnParser, _serializer(SPIFF_CONFIG))
+        return Family(dialect, FlowdeskSpiffParser, _serializer(SPIFF_CONFIG))
     if dialect is Dialect.PLAIN:
         return Family(dialect, BpmnParser, _serializer(DEFAULT_CONFIG))
     raise ValueError(f"no SpiffWorkflow parser family for dialect {dialect}")

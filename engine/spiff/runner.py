@@ -13,6 +13,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -48,6 +51,13 @@ class ReadyUserTask:
     task_id: str
     activity_id: str
     name: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class WaitingServiceTask:
+    task_id: str
+    activity_id: str
     data: Mapping[str, Any]
 
 
@@ -113,6 +123,65 @@ class Runner:
             return result
         result.events.append(self._event(task, ended=True))
         return self._run_engine(result)
+
+    def complete_service_task(self, task_id: str, outputs: Mapping[str, Any]) -> StepResult:
+        """Finish a service task whose handler (or external worker) succeeded, and run on."""
+        task = self._started_service_task(task_id)
+        result = StepResult()
+        task.data.update(outputs)
+        try:
+            task.complete()
+        except Exception as err:
+            result.error = self._error(err, task)
+            return result
+        result.events.append(self._event(task, ended=True))
+        return self._run_engine(result)
+
+    def throw_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> StepResult | None:
+        """Let an error boundary event of the service task catch BPMN error ``code``; None when none does.
+
+        A boundary event with the same error code wins over one without a code (a catch-all).
+        """
+        task = self._started_service_task(task_id)
+        catchers = [
+            sibling
+            for sibling in (task.parent.children if task.parent is not None else [])
+            if sibling is not task
+            and sibling.has_state(TaskState.WAITING)
+            and isinstance(getattr(sibling.task_spec, "event_definition", None), ErrorEventDefinition)
+        ]
+        exact = [c for c in catchers if c.task_spec.event_definition.code == code]
+        catch_all = [c for c in catchers if not c.task_spec.event_definition.code]
+        chosen = (exact or catch_all)[:1]
+        if not chosen:
+            return None
+        catcher = chosen[0]
+        definition = catcher.task_spec.event_definition
+        event = BpmnEvent(type(definition)(definition.name, code=code), payload=dict(variables))
+        catcher.data.update(variables)
+        catcher.task_spec.catch(catcher, event)
+        catcher.task_spec._update(catcher)
+        return self._run_engine(StepResult())
+
+    def _started_service_task(self, task_id: str) -> Any:
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, SpiffWorkflowException):
+            task = None
+        if (
+            task is None
+            or not isinstance(task.task_spec, ServiceTaskMixin)
+            or not task.has_state(TaskState.STARTED)
+        ):
+            raise TaskNotFound(f"Service task {task_id} is not waiting for its result", task_id=task_id)
+        return task
+
+    def waiting_service_tasks(self) -> list[WaitingServiceTask]:
+        return [
+            WaitingServiceTask(str(t.id), t.task_spec.bpmn_id, t.data)
+            for t in self.workflow.get_tasks(state=TaskState.STARTED)
+            if isinstance(t.task_spec, ServiceTaskMixin)
+        ]
 
     def _run_engine(self, result: StepResult) -> StepResult:
         seen: set[UUID] = set()

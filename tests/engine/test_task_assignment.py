@@ -27,8 +27,9 @@ ASSIGNED = camunda_process("""
 def test_assignment_attributes_resolve_from_variables(engine: Engine) -> None:
     engine.deployments.deploy([("assign.bpmn", ASSIGNED)])
     deadline = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
-    instance = engine.runtime.start(key="p", variables={
-        "owner": "olga", "extraGroup": "legal", "deadline": deadline, "urgency": 90})
+    instance = engine.runtime.start(
+        key="p", variables={"owner": "olga", "extraGroup": "legal", "deadline": deadline, "urgency": 90}
+    )
     [task] = engine.tasks.list(TaskQuery(instance_id=instance.id))
     assert task.assignee == "olga"
     assert task.candidate_users == ("kim", "lee")
@@ -50,8 +51,9 @@ def test_assignment_attributes_resolve_from_variables(engine: Engine) -> None:
 def test_literal_due_date_and_priority_and_candidate_user_queue(engine: Engine) -> None:
     engine.deployments.deploy([("assign.bpmn", ASSIGNED)])
     engine.identity.add_user("kim", "pw", ["sales"])
-    instance = engine.runtime.start(key="p", variables={"owner": "olga", "extraGroup": "legal",
-                                                        "deadline": None, "urgency": "high"})
+    instance = engine.runtime.start(
+        key="p", variables={"owner": "olga", "extraGroup": "legal", "deadline": None, "urgency": "high"}
+    )
     [first] = engine.tasks.list(TaskQuery(instance_id=instance.id))
     assert first.due_at is None and first.priority == 50  # an unusable value falls back to the default
     engine.tasks.complete(first.id, {}, actor=Actor("olga"))
@@ -71,8 +73,9 @@ def test_literal_due_date_and_priority_and_candidate_user_queue(engine: Engine) 
 def test_paging_and_sorting(engine: Engine) -> None:
     engine.deployments.deploy([("assign.bpmn", ASSIGNED)])
     for urgency in (10, 30, 20):
-        engine.runtime.start(key="p", variables={"owner": "olga", "extraGroup": "x", "deadline": None,
-                                                 "urgency": urgency})
+        engine.runtime.start(
+            key="p", variables={"owner": "olga", "extraGroup": "x", "deadline": None, "urgency": urgency}
+        )
     from engine.tasks import SortBy
 
     by_priority = engine.tasks.list(TaskQuery(sort_by=SortBy.PRIORITY, descending=True))

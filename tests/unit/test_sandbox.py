@@ -27,6 +27,7 @@ def run(sandbox: Sandbox, script: str, **variables: Any) -> dict[str, Any]:
 
 # --- escapes --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("source", "named"),
     [
@@ -117,6 +118,7 @@ def test_catching_an_exception_class_found_at_run_time_cannot_swallow_the_timeou
 
 
 # --- time -----------------------------------------------------------------------------------------
+
 
 def test_an_endless_loop_ends_with_script_timeout_after_about_the_timeout(sandbox: Sandbox) -> None:
     started = time.monotonic()
@@ -258,6 +260,7 @@ def test_concurrent_evaluations_are_not_disturbed_by_one_that_times_out() -> Non
 
 # --- ordinary scripts -----------------------------------------------------------------------------
 
+
 def test_evaluate_returns_values(sandbox: Sandbox) -> None:
     assert sandbox.evaluate("amount > 1000", {"amount": 1500}) is True
     order = {"customer": {"name": "acme"}}
@@ -289,8 +292,16 @@ first, *rest = skus
 a, (b, c) = 1, (2, 3)
 note = f"{customer} owes {total:.2f} for {len(lines)} lines"
 """
-    variables = run(sandbox, script, price=Decimal("10.05"), quantity=2, skus=["B", "A"], qtys=[1, 0],
-                    customer="ACME", order={"tags": []})
+    variables = run(
+        sandbox,
+        script,
+        price=Decimal("10.05"),
+        quantity=2,
+        skus=["B", "A"],
+        qtys=[1, 0],
+        customer="ACME",
+        order={"tags": []},
+    )
     assert variables["total"] == Decimal("20.10")
     assert variables["lines"] == [{"sku": "B", "qty": 1}]
     assert variables["summary"] == {"count": 1}
@@ -376,6 +387,7 @@ def test_a_failed_script_leaves_the_top_level_names_as_they_were(sandbox: Sandbo
 
 
 # --- errors ---------------------------------------------------------------------------------------
+
 
 def test_a_syntax_error_names_the_line_and_offset(sandbox: Sandbox) -> None:
     with pytest.raises(ScriptError) as err:

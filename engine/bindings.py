@@ -1,0 +1,196 @@
+"""How service tasks name the code that does their work, read from the BPMN XML.
+
+Camunda 7: ``camunda:type="external" camunda:topic="X"`` (an external task for remote workers),
+``camunda:delegateExpression="${X}"`` and ``camunda:class="a.b.C"`` (in-process handlers named X
+and a.b.C), with ``camunda:inputOutput`` mappings, ``camunda:asyncBefore`` and
+``camunda:failedJobRetryTimeCycle``. spiffworkflow: ``spiffworkflow:serviceTaskOperator id="X"``
+with its parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, local_name, q, text_of
+from engine.problems import Problem
+
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+SERVICE_KINDS = frozenset({"serviceTask", "sendTask", "businessRuleTask"})
+HANDLER = "handler"
+EXTERNAL = "external"
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_INTERVAL_SECONDS = 10
+
+_REFERENCE = re.compile(r"^\$\{\s*([A-Za-z_][\w.]*)\s*\}$")
+_CYCLE = re.compile(r"^R(\d+)/(P.+)$")
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+@dataclass
+class ServiceTaskModel:
+    """How one service (or send / business rule) task is bound to the code that does its work."""
+
+    activity_id: str
+    kind: str  # HANDLER or EXTERNAL
+    name: str  # handler name, or external task topic
+    inputs: list[tuple[str, Any]] = field(default_factory=list)  # (variable, text | list | dict)
+    outputs: list[tuple[str, Any]] = field(default_factory=list)
+    spiff_params: dict[str, str] = field(default_factory=dict)  # parameter name -> Python expression
+    async_before: bool = False
+    retries: int = DEFAULT_RETRIES
+    retry_interval_seconds: int = DEFAULT_RETRY_INTERVAL_SECONDS
+    priority: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceTaskModel:
+        data = dict(data)
+        data["inputs"] = [tuple(i) for i in data.get("inputs", [])]
+        data["outputs"] = [tuple(o) for o in data.get("outputs", [])]
+        return cls(**data)
+
+
+def duration_seconds(text: str) -> int | None:
+    """Seconds of an ISO-8601 duration of days, hours, minutes and seconds (``PT1M``, ``P1DT2H``)."""
+    match = _DURATION.match(text.strip())
+    if not match or text.strip() in ("P", "PT"):
+        return None
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _parameter_value(parameter: Element) -> Any:
+    children = [c for c in parameter if isinstance(c.tag, str)]
+    if not children:
+        return parameter.text or ""
+    child = children[0]
+    kind = local_name(child)
+    if kind == "list":
+        return [_parameter_value(v) for v in child if isinstance(v.tag, str)]
+    if kind == "map":
+        return {
+            entry.get("key") or "": _parameter_value(entry) for entry in child if isinstance(entry.tag, str)
+        }
+    raise ValueError(f"camunda:{kind} parameters are not supported; use text, ${{variable}}, list or map")
+
+
+def _mappings(element: Element, which: str, problems: list[Problem], filename: str) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    path = f"{q('extensionElements')}/{q('inputOutput', CAMUNDA_NS)}/{q(which, CAMUNDA_NS)}"
+    for parameter in element.iterfind(path):
+        name = parameter.get("name") or ""
+        if not name.isidentifier():
+            problems.append(
+                Problem(
+                    filename,
+                    f"{which} name {name!r} is not a valid variable name",
+                    parameter.sourceline,
+                    element.get("id"),
+                )
+            )
+            continue
+        try:
+            found.append((name, _parameter_value(parameter)))
+        except ValueError as err:
+            problems.append(
+                Problem(filename, f"{which} `{name}`: {err}", parameter.sourceline, element.get("id"))
+            )
+    return found
+
+
+def _retry_cycle(element: Element, problems: list[Problem], filename: str) -> tuple[int, int]:
+    node = element.find(f"{q('extensionElements')}/{q('failedJobRetryTimeCycle', CAMUNDA_NS)}")
+    text = text_of(node)
+    if text is None:
+        return DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_SECONDS
+    match = _CYCLE.match(text)
+    interval = duration_seconds(match.group(2)) if match else None
+    if match is None or interval is None:
+        problems.append(
+            Problem(
+                filename,
+                f"camunda:failedJobRetryTimeCycle `{text}` is not understood; "
+                "write it as R<retries>/<duration>, e.g. R5/PT1M",
+                node.sourceline,
+                element.get("id"),
+            )
+        )
+        return DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_SECONDS
+    return int(match.group(1)), interval
+
+
+def _binding(element: Element) -> tuple[str, str] | str:
+    """(kind, name) of the task's binding, or a message saying what is wrong."""
+    camunda_type = camunda_attr(element, "type")
+    delegate = camunda_attr(element, "delegateExpression")
+    operator = element.find(f"{q('extensionElements')}/{{{SPIFF_NS}}}serviceTaskOperator")
+    if camunda_type == "external":
+        topic = camunda_attr(element, "topic")
+        return (EXTERNAL, topic) if topic else 'camunda:type="external" needs a camunda:topic'
+    if camunda_type:
+        return (
+            f'camunda:type="{camunda_type}" (connectors) is not supported; '
+            "use external, a delegate expression or a class"
+        )
+    if delegate:
+        match = _REFERENCE.match(delegate)
+        if not match:
+            return f"camunda:delegateExpression `{delegate}` must name a handler as ${{handler.name}}"
+        return HANDLER, match.group(1)
+    if camunda_attr(element, "class"):
+        return HANDLER, camunda_attr(element, "class") or ""
+    if camunda_attr(element, "expression"):
+        return "camunda:expression is not supported; register a handler and use camunda:delegateExpression"
+    if operator is not None and operator.get("id"):
+        return HANDLER, operator.get("id") or ""
+    if camunda_attr(element, "decisionRef"):
+        return "business rule tasks with DMN decisions (camunda:decisionRef) are not supported yet"
+    return (
+        'the task has no implementation: set camunda:type="external" with a camunda:topic, '
+        'camunda:delegateExpression="${handlerName}", or camunda:class'
+    )
+
+
+def service_task_model(element: Element, filename: str, problems: list[Problem]) -> ServiceTaskModel | None:
+    """The binding of one service/send/business rule task; problems are appended, None returned."""
+    element_id = element.get("id") or ""
+    binding = _binding(element)
+    if isinstance(binding, str):
+        problems.append(
+            Problem(filename, f"{local_name(element)}: {binding}", element.sourceline, element_id)
+        )
+        return None
+    kind, name = binding
+    retries, interval = _retry_cycle(element, problems, filename)
+    params: dict[str, str] = {}
+    operator = element.find(f"{q('extensionElements')}/{{{SPIFF_NS}}}serviceTaskOperator")
+    if operator is not None:
+        for param in operator.iter(f"{{{SPIFF_NS}}}parameter"):
+            if param.get("id"):
+                params[param.get("id") or ""] = param.get("value") or "None"
+    priority_text = camunda_attr(element, "taskPriority") or camunda_attr(element, "jobPriority") or "0"
+    try:
+        priority = int(priority_text)
+    except ValueError:
+        problems.append(
+            Problem(
+                filename, f"priority `{priority_text}` is not a whole number", element.sourceline, element_id
+            )
+        )
+        priority = 0
+    return ServiceTaskModel(
+        activity_id=element_id,
+        kind=kind,
+        name=name,
+        inputs=_mappings(element, "inputParameter", problems, filename),
+        outputs=_mappings(element, "outputParameter", problems, filename),
+        spiff_params=params,
+        async_before=(camunda_attr(element, "asyncBefore") or "false").lower() == "true",
+        retries=retries,
+        retry_interval_seconds=interval,
+        priority=priority,
+    )

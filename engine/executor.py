@@ -1,0 +1,254 @@
+"""Running service tasks: inline in the step that reaches them, or later as jobs.
+
+A service task reached by a step becomes a job row. An in-process handler without
+``camunda:asyncBefore`` runs at once, inside the step's transaction but in a savepoint: when it
+fails, its own writes are rolled back, the step keeps everything before the service task, and the
+job waits for a worker to retry it. External tasks always wait for a remote worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from engine.assignment import resolve_value
+from engine.bindings import EXTERNAL, ServiceTaskModel
+from engine.db.models import Job, JobKind, ProcessInstance
+from engine.definitions import LoadedDefinition
+from engine.exceptions import FlowdeskError, ScriptError
+from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
+from engine.sandbox import Sandbox
+from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
+from engine.varcodec import check_storable
+
+log = logging.getLogger("flowdesk.executor")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one handler call came to: outputs, a BPMN error, or a technical failure."""
+
+    outputs: dict[str, Any] | None = None
+    bpmn_error: BpmnError | None = None
+    failure: str | None = None
+    details: str | None = None
+
+
+def backoff_seconds(model_interval: int, attempt: int, fixed: bool) -> int:
+    """Seconds before the next attempt: fixed for an explicit retry cycle, else doubling."""
+    return model_interval if fixed else model_interval * 2 ** max(attempt - 1, 0)
+
+
+class Executor:
+    def __init__(self, registry: HandlerRegistry, sandbox: Sandbox) -> None:
+        self.registry = registry
+        self.sandbox = sandbox
+
+    # -- one handler call --------------------------------------------------------------------------
+
+    def inputs(self, model: ServiceTaskModel, data: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, spec in model.inputs:
+            values[name] = _resolve(spec, data)
+        for name, expression in model.spiff_params.items():
+            values[name] = self.sandbox.evaluate(expression, {**data, **values})
+        return values
+
+    def call(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        model: ServiceTaskModel,
+        waiting: WaitingServiceTask,
+    ) -> Outcome:
+        """Run the handler in a savepoint; its writes survive only if it succeeds."""
+        fn = self.registry.get(model.name)
+        if fn is None:
+            return Outcome(
+                failure=f"no handler is registered as {model.name!r}; registered: "
+                f"{', '.join(self.registry.names()) or 'none'}"
+            )
+        try:
+            inputs = self.inputs(model, waiting.data)
+        except (ScriptError, FlowdeskError) as err:
+            return Outcome(failure=f"input mapping failed: {err.message}")
+        ctx = HandlerContext(
+            variables=MappingProxyType({**waiting.data, **inputs}),
+            business_key=instance.business_key,
+            process_instance_id=instance.id,
+            activity_id=waiting.activity_id,
+            idempotency_key=f"{instance.id}:{waiting.task_id}",
+            session=session,
+            log=logging.getLogger(f"flowdesk.handler.{model.name}"),
+            inputs=MappingProxyType(inputs),
+        )
+        savepoint = session.begin_nested()
+        try:
+            returned = fn(ctx)
+            session.flush()
+        except BpmnError as err:
+            savepoint.rollback()
+            return Outcome(bpmn_error=err)
+        except Exception as err:
+            savepoint.rollback()
+            log.info("handler %s failed for %s/%s: %s", model.name, instance.id, waiting.activity_id, err)
+            return Outcome(failure=f"{type(err).__name__}: {err}", details=traceback.format_exc())
+        savepoint.commit()
+        try:
+            return Outcome(outputs=self._outputs(model, waiting.data, inputs, returned))
+        except (FlowdeskError, TypeError, ValueError) as err:
+            message = err.message if isinstance(err, FlowdeskError) else str(err)
+            return Outcome(failure=f"handler {model.name!r} returned values that cannot be stored: {message}")
+
+    def _outputs(
+        self,
+        model: ServiceTaskModel,
+        data: Mapping[str, Any],
+        inputs: Mapping[str, Any],
+        returned: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        if returned is not None and not isinstance(returned, Mapping):
+            raise TypeError(
+                f"a handler returns a mapping of variables or None, not {type(returned).__name__}"
+            )
+        result = dict(returned or {})
+        if model.outputs:
+            scope = {**data, **inputs, **result}
+            result = {name: _resolve(spec, scope) for name, spec in model.outputs}
+        return {name: check_storable(name, value) for name, value in result.items()}
+
+    # -- a step's service tasks --------------------------------------------------------------------
+
+    def advance(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        loaded: LoadedDefinition,
+        runner: Runner,
+        result: StepResult,
+        now: datetime,
+        known_task_ids: set[str],
+        inline: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Run what can run now; return the job rows to insert for service tasks left waiting."""
+        jobs: list[dict[str, Any]] = []
+        queued: set[str] = set(known_task_ids)
+        while result.error is None:
+            waiting = [w for w in runner.waiting_service_tasks() if w.task_id not in queued]
+            if not waiting:
+                break
+            progressed = False
+            for item in waiting:
+                model = loaded.model.service_tasks.get(item.activity_id)
+                if model is None:  # deployed before bindings existed: make it visible, never silent
+                    model = ServiceTaskModel(item.activity_id, "handler", f"<unbound {item.activity_id}>")
+                if not inline or model.kind == EXTERNAL or model.async_before:
+                    jobs.append(self.job_row(instance, loaded, model, item, now))
+                    queued.add(item.task_id)
+                    continue
+                if instance not in session:
+                    # The handler writes in this transaction and may refer to the instance.
+                    session.add(instance)
+                    session.flush()
+                outcome = self.call(session, instance, model, item)
+                step = self.apply(runner, item, outcome)
+                if step is None:
+                    jobs.append(self.job_row(instance, loaded, model, item, now, outcome=outcome))
+                    queued.add(item.task_id)
+                    continue
+                result.events.extend(step.events)
+                result.error = step.error
+                progressed = True
+                break
+            if not progressed:
+                break
+        return jobs
+
+    @staticmethod
+    def apply(runner: Runner, item: WaitingServiceTask, outcome: Outcome) -> StepResult | None:
+        """Move the workflow on after a handler outcome; None when the job must wait (failure, no catcher)."""
+        if outcome.outputs is not None:
+            return runner.complete_service_task(item.task_id, outcome.outputs)
+        if outcome.bpmn_error is not None:
+            err = outcome.bpmn_error
+            return runner.throw_error(item.task_id, err.code, err.variables)
+        return None
+
+    @staticmethod
+    def failure_of(outcome: Outcome) -> tuple[str, str | None]:
+        if outcome.bpmn_error is not None:
+            err = outcome.bpmn_error
+            return (
+                f"BPMN error {err.code!r} ({err.message}) has no error boundary event to catch it; add one "
+                "with this error code (or without a code to catch every error)",
+                None,
+            )
+        return outcome.failure or "unknown failure", outcome.details
+
+    def job_row(
+        self,
+        instance: ProcessInstance,
+        loaded: LoadedDefinition,
+        model: ServiceTaskModel,
+        item: WaitingServiceTask,
+        now: datetime,
+        outcome: Outcome | None = None,
+    ) -> dict[str, Any]:
+        external = model.kind == EXTERNAL
+        row: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "instance_id": instance.id,
+            "definition_id": loaded.info.id,
+            "process_key": loaded.info.key,
+            "business_key": instance.business_key,
+            "task_id": item.task_id,
+            "activity_id": item.activity_id,
+            "kind": JobKind.EXTERNAL if external else JobKind.HANDLER,
+            "topic": model.name,
+            "priority": model.priority,
+            "retries": None if external else model.retries,
+            "max_retries": model.retries,
+            "retry_interval_seconds": model.retry_interval_seconds,
+            "due_at": now,
+            "created_at": now,
+            "locked_by": None,
+            "locked_until": None,
+            "attempts": 0,
+            "error_message": None,
+            "error_details": None,
+            "failed_at": None,
+        }
+        if outcome is not None:
+            message, details = self.failure_of(outcome)
+            no_catcher = outcome.bpmn_error is not None
+            row.update(
+                attempts=1,
+                error_message=message,
+                error_details=details,
+                failed_at=now,
+                retries=0 if no_catcher else max(model.retries - 1, 0),
+                due_at=now + timedelta(seconds=model.retry_interval_seconds),
+            )
+        return row
+
+
+def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Job), rows)
+
+
+def _resolve(spec: Any, scope: Mapping[str, Any]) -> Any:
+    if isinstance(spec, list):
+        return [_resolve(item, scope) for item in spec]
+    if isinstance(spec, dict):
+        return {key: _resolve(value, scope) for key, value in spec.items()}
+    return resolve_value(spec, scope)
