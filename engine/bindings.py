@@ -41,6 +41,7 @@ class ServiceTaskModel:
     async_before: bool = False
     retries: int = DEFAULT_RETRIES
     retry_interval_seconds: int = DEFAULT_RETRY_INTERVAL_SECONDS
+    explicit_retry_cycle: bool = False
     priority: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,11 +103,11 @@ def _mappings(element: Element, which: str, problems: list[Problem], filename: s
     return found
 
 
-def _retry_cycle(element: Element, problems: list[Problem], filename: str) -> tuple[int, int]:
+def _retry_cycle(element: Element, problems: list[Problem], filename: str) -> tuple[int, int] | None:
     node = element.find(f"{q('extensionElements')}/{q('failedJobRetryTimeCycle', CAMUNDA_NS)}")
     text = text_of(node)
     if text is None:
-        return DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_SECONDS
+        return None
     match = _CYCLE.match(text)
     interval = duration_seconds(match.group(2)) if match else None
     if match is None or interval is None:
@@ -165,7 +166,8 @@ def service_task_model(element: Element, filename: str, problems: list[Problem])
         )
         return None
     kind, name = binding
-    retries, interval = _retry_cycle(element, problems, filename)
+    cycle = _retry_cycle(element, problems, filename)
+    retries, interval = cycle or (DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_SECONDS)
     params: dict[str, str] = {}
     operator = element.find(f"{q('extensionElements')}/{{{SPIFF_NS}}}serviceTaskOperator")
     if operator is not None:
@@ -192,5 +194,6 @@ def service_task_model(element: Element, filename: str, problems: list[Problem])
         async_before=(camunda_attr(element, "asyncBefore") or "false").lower() == "true",
         retries=retries,
         retry_interval_seconds=interval,
+        explicit_retry_cycle=cycle is not None,
         priority=priority,
     )

@@ -14,6 +14,7 @@ from engine.handlers import HandlerRegistry, default_registry, load_handler_modu
 from engine.history import HistoryService
 from engine.identity import IdentityService
 from engine.instances import InstanceLoader, RuntimeService
+from engine.jobs import JobService
 from engine.sandbox import Sandbox
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.tasks import TaskService
@@ -58,6 +59,7 @@ class Engine:
         self.runtime = RuntimeService(database, loader, clock)
         self.tasks = TaskService(database, loader, self.identity, clock)
         self.history = HistoryService(database)
+        self.jobs = JobService(database, loader, self.executor, clock)
 
     @classmethod
     def from_url(cls, url: str | None = None, **kwargs: object) -> Engine:

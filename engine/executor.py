@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.assignment import resolve_value
 from engine.bindings import EXTERNAL, ServiceTaskModel
+from engine.db.database import mark_jobs_created
 from engine.db.models import Job, JobKind, ProcessInstance
 from engine.definitions import LoadedDefinition
 from engine.exceptions import FlowdeskError, ScriptError
@@ -218,6 +219,7 @@ class Executor:
             "retries": None if external else model.retries,
             "max_retries": model.retries,
             "retry_interval_seconds": model.retry_interval_seconds,
+            "exponential_backoff": not model.explicit_retry_cycle,
             "due_at": now,
             "created_at": now,
             "locked_by": None,
@@ -244,6 +246,7 @@ class Executor:
 def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(Job), rows)
+        mark_jobs_created(session)
 
 
 def _resolve(spec: Any, scope: Mapping[str, Any]) -> Any:

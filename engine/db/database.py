@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 DEFAULT_SQLITE_BUSY_MS = 30_000
+JOBS_CREATED = "flowdesk.jobs_created"
+
+
+def mark_jobs_created(session: Session) -> None:
+    """Wake job listeners (workers, long-polling requests) once this transaction commits."""
+    session.info[JOBS_CREATED] = True
 
 
 class Database:
@@ -29,6 +35,8 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.engine: Engine = self._create_engine(url, echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called after a write transaction that created jobs commits (see ``mark_jobs_created``).
+        self.job_listeners: list[Callable[[], None]] = []
 
     def _create_engine(self, url: str, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -86,6 +94,9 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            if session.info.pop(JOBS_CREATED, False):
+                for listener in list(self.job_listeners):
+                    listener()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -269,6 +269,8 @@ class Job(Base):
     retries: Mapped[int | None] = mapped_column(Integer)
     max_retries: Mapped[int] = mapped_column(Integer, default=3)
     retry_interval_seconds: Mapped[int] = mapped_column(Integer, default=10)
+    # Without an explicit camunda:failedJobRetryTimeCycle the interval doubles after each failure.
+    exponential_backoff: Mapped[bool] = mapped_column(Boolean, default=True)
     due_at: Mapped[datetime]
     created_at: Mapped[datetime]
     locked_by: Mapped[str | None] = mapped_column(String(255))

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 07:40:08.356848
+Create Date: 2026-11-22 07:43:07.612742
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("retries", sa.Integer(), nullable=True),
         sa.Column("max_retries", sa.Integer(), nullable=False),
         sa.Column("retry_interval_seconds", sa.Integer(), nullable=False),
+        sa.Column("exponential_backoff", sa.Boolean(), nullable=False),
         sa.Column("due_at", engine.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_at", engine.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("locked_by", sa.String(length=255), nullable=True),

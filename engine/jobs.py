@@ -1,0 +1,399 @@
+"""Jobs: acquiring them (workers, external workers), running, failing, and incidents.
+
+Acquisition takes rows with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serializes
+writers itself), sets a lock owner and expiry, and commits at once; a worker that dies loses its
+lock when the expiry passes. Running a job locks its instance row first, so two jobs of one
+instance never run at the same time, and the handler's writes commit together with the step.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from engine.clock import Clock
+from engine.concurrency import with_retries
+from engine.db import Database
+from engine.db.models import Job, JobKind, ProcessInstance
+from engine.exceptions import InvalidRequest, NotFound
+from engine.executor import Executor, Outcome, backoff_seconds
+from engine.handlers import BpmnError
+from engine.identity import Actor
+from engine.instances import InstanceLoader, clean_variables
+from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
+from engine.steps import StepWriter
+
+DEFAULT_LOCK_SECONDS = 300
+
+
+class JobNotFound(NotFound):
+    """No job has this id; it may have been completed already."""
+
+
+class JobLockedByOther(InvalidRequest):
+    """The job is locked by another worker; only the worker that fetched it may report on it."""
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: str
+    instance_id: str
+    definition_id: str
+    process_key: str
+    business_key: str | None
+    task_id: str
+    activity_id: str
+    kind: str
+    topic: str
+    priority: int
+    retries: int | None
+    due_at: datetime
+    created_at: datetime
+    locked_by: str | None
+    locked_until: datetime | None
+    error_message: str | None
+    error_details: str | None
+    failed_at: datetime | None
+
+    @property
+    def is_incident(self) -> bool:
+        return self.retries == 0
+
+    @classmethod
+    def of(cls, job: Job) -> JobInfo:
+        return cls(
+            job.id,
+            job.instance_id,
+            job.definition_id,
+            job.process_key,
+            job.business_key,
+            job.task_id,
+            job.activity_id,
+            job.kind.value,
+            job.topic,
+            job.priority,
+            job.retries,
+            job.due_at,
+            job.created_at,
+            job.locked_by,
+            job.locked_until,
+            job.error_message,
+            job.error_details,
+            job.failed_at,
+        )
+
+
+class JobService:
+    def __init__(self, database: Database, loader: InstanceLoader, executor: Executor, clock: Clock) -> None:
+        self.database = database
+        self.loader = loader
+        self.executor = executor
+        self.clock = clock
+
+    # -- acquiring -------------------------------------------------------------------------------
+
+    def acquire(
+        self,
+        worker_id: str,
+        *,
+        limit: int = 1,
+        lock_seconds: float = DEFAULT_LOCK_SECONDS,
+        kind: JobKind = JobKind.HANDLER,
+        topics: Collection[str] | None = None,
+        process_keys: Collection[str] | None = None,
+        business_key: str | None = None,
+        by_priority: bool = True,
+    ) -> builtins.list[JobInfo]:
+        """Lock up to ``limit`` due jobs for ``worker_id``; their infos, with the lock set."""
+        now = self.clock()
+        with self.database.write() as session:
+            query = select(Job.id).where(
+                Job.kind == kind,
+                or_(Job.retries.is_(None), Job.retries > 0),
+                Job.due_at <= now,
+                or_(Job.locked_until.is_(None), Job.locked_until < now),
+            )
+            if topics is not None:
+                query = query.where(Job.topic.in_(list(topics)))
+            if process_keys:
+                query = query.where(Job.process_key.in_(list(process_keys)))
+            if business_key is not None:
+                query = query.where(Job.business_key == business_key)
+            if kind is JobKind.HANDLER:
+                running = aliased(Job)
+                query = query.where(
+                    ~select(running.id)
+                    .where(running.instance_id == Job.instance_id, running.locked_until >= now)
+                    .exists()
+                )
+            order = [Job.priority.desc(), Job.due_at, Job.id] if by_priority else [Job.due_at, Job.id]
+            query = query.order_by(*order).limit(limit)
+            if not self.database.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(ids))
+                .values(
+                    locked_by=worker_id,
+                    locked_until=now + timedelta(seconds=lock_seconds),
+                    attempts=Job.attempts + 1,
+                )
+            )
+            rows = session.scalars(select(Job).where(Job.id.in_(ids)).order_by(*order)).all()
+            return [JobInfo.of(row) for row in rows]
+
+    # -- running handler jobs ----------------------------------------------------------------------
+
+    def run(self, job_id: str, worker_id: str) -> str:
+        """Run a locked handler job: "completed", "failed", or "skipped" (lock lost, job gone)."""
+
+        def attempt() -> str:
+            with self.database.write() as session:
+                job = session.get(Job, job_id)
+                if job is None or job.locked_by != worker_id:
+                    return "skipped"
+                instance = self._lock_instance(session, job)
+                loaded, runner = self.loader.load(session, instance)
+                item = self._waiting(runner, job)
+                if item is None:
+                    session.delete(job)
+                    return "skipped"
+                model = loaded.model.service_tasks.get(job.activity_id)
+                if model is None:
+                    outcome = Outcome(failure=f"the definition has no binding for {job.activity_id}")
+                else:
+                    outcome = self.executor.call(session, instance, model, item)
+                before = runner.variables()
+                step = self.executor.apply(runner, item, outcome)
+                now = self.clock()
+                if step is None:
+                    self._record_failure(job, outcome, now)
+                    return "failed"
+                self._finish(session, job, instance, runner, step, before, now, loaded)
+                return "completed"
+
+        outcome = with_retries(attempt, job_id=job_id)
+        self._notify()
+        return outcome
+
+    # -- external tasks ----------------------------------------------------------------------------
+
+    def complete(
+        self,
+        job_id: str,
+        worker_id: str,
+        variables: Mapping[str, Any] | None = None,
+        local_variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        values = {**clean_variables(local_variables), **clean_variables(variables)}
+        self._report(
+            job_id, worker_id, lambda runner, item: runner.complete_service_task(item.task_id, values)
+        )
+
+    def bpmn_error(
+        self,
+        job_id: str,
+        worker_id: str,
+        code: str,
+        message: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        error = BpmnError(code, message, clean_variables(variables))
+        self._report(
+            job_id,
+            worker_id,
+            lambda runner, item: runner.throw_error(item.task_id, code, error.variables),
+            on_unhandled=Outcome(bpmn_error=error),
+        )
+
+    def fail(
+        self,
+        job_id: str,
+        worker_id: str,
+        message: str | None,
+        details: str | None = None,
+        retries: int | None = None,
+        retry_timeout_ms: int = 0,
+    ) -> None:
+        """A worker reports a failure; with ``retries`` 0 the job becomes an incident."""
+        if retries is not None and retries < 0:
+            raise InvalidRequest("retries must not be negative")
+        with self.database.write() as session:
+            job = self._owned(session, job_id, worker_id)
+            now = self.clock()
+            job.retries = retries if retries is not None else max((job.retries or job.max_retries) - 1, 0)
+            job.error_message = message or "the worker reported a failure without a message"
+            job.error_details = details
+            job.failed_at = now
+            job.due_at = now + timedelta(milliseconds=max(retry_timeout_ms, 0))
+            job.locked_by = None
+            job.locked_until = None
+        self._notify()
+
+    def extend_lock(self, job_id: str, worker_id: str, new_duration_ms: int) -> None:
+        if new_duration_ms <= 0:
+            raise InvalidRequest("newDuration must be a positive number of milliseconds")
+        with self.database.write() as session:
+            job = self._owned(session, job_id, worker_id)
+            if job.locked_until is None or job.locked_until < self.clock():
+                raise JobLockedByOther(f"the lock of job {job_id} has expired; fetch it again", job_id=job_id)
+            job.locked_until = self.clock() + timedelta(milliseconds=new_duration_ms)
+
+    def unlock(self, job_id: str) -> None:
+        with self.database.write() as session:
+            job = self._get(session, job_id)
+            job.locked_by = None
+            job.locked_until = None
+        self._notify()
+
+    # -- queries and incidents -----------------------------------------------------------------------
+
+    def get(self, job_id: str) -> JobInfo:
+        with self.database.read() as session:
+            return JobInfo.of(self._get(session, job_id))
+
+    def list(
+        self,
+        *,
+        kind: JobKind | None = None,
+        instance_id: str | None = None,
+        topic: str | None = None,
+        incidents_only: bool = False,
+        locked: bool | None = None,
+        first: int = 0,
+        max_results: int | None = None,
+    ) -> builtins.list[JobInfo]:
+        with self.database.read() as session:
+            query = select(Job)
+            if kind is not None:
+                query = query.where(Job.kind == kind)
+            if instance_id is not None:
+                query = query.where(Job.instance_id == instance_id)
+            if topic is not None:
+                query = query.where(Job.topic == topic)
+            if incidents_only:
+                query = query.where(Job.retries == 0)
+            if locked is True:
+                query = query.where(Job.locked_until >= self.clock())
+            elif locked is False:
+                query = query.where(or_(Job.locked_until.is_(None), Job.locked_until < self.clock()))
+            query = query.order_by(Job.created_at, Job.id).offset(first)
+            if max_results is not None:
+                query = query.limit(max_results)
+            return [JobInfo.of(row) for row in session.scalars(query)]
+
+    def set_retries(self, job_id: str, retries: int, *, actor: Actor | None = None) -> None:
+        """Give a failed job (an incident when at 0) new attempts; it runs again at once."""
+        if retries < 0:
+            raise InvalidRequest("retries must not be negative")
+        with self.database.write() as session:
+            job = self._get(session, job_id)
+            job.retries = retries
+            job.due_at = self.clock()
+            StepWriter(session, self.clock()).operation(
+                job.instance_id, None, "SetJobRetries", actor, {"jobId": job_id, "retries": retries}
+            )
+        self._notify()
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _report(
+        self,
+        job_id: str,
+        worker_id: str,
+        apply: Callable[[Runner, WaitingServiceTask], StepResult | None],
+        on_unhandled: Outcome | None = None,
+    ) -> None:
+        def attempt() -> None:
+            with self.database.write() as session:
+                job = self._owned(session, job_id, worker_id)
+                instance = self._lock_instance(session, job)
+                loaded, runner = self.loader.load(session, instance)
+                item = self._waiting(runner, job)
+                if item is None:
+                    session.delete(job)
+                    return
+                before = runner.variables()
+                step = apply(runner, item)
+                now = self.clock()
+                if step is None:
+                    self._record_failure(job, on_unhandled or Outcome(failure="not handled"), now)
+                    return
+                self._finish(session, job, instance, runner, step, before, now, loaded)
+
+        with_retries(attempt, job_id=job_id)
+        self._notify()
+
+    def _finish(
+        self,
+        session: Session,
+        job: Job,
+        instance: ProcessInstance,
+        runner: Runner,
+        step: StepResult,
+        before: Mapping[str, Any],
+        now: datetime,
+        loaded: Any,
+    ) -> None:
+        session.delete(job)
+        session.flush()
+        jobs = self.loader.advance(session, instance, loaded, runner, step, now, is_new=False)
+        StepWriter(session, now).save(
+            instance, loaded, runner, step, actor=None, before=before, is_new=False, jobs=jobs
+        )
+
+    def _record_failure(self, job: Job, outcome: Outcome, now: datetime) -> None:
+        message, details = self.executor.failure_of(outcome)
+        remaining = (job.retries if job.retries is not None else job.max_retries) - 1
+        job.retries = 0 if outcome.bpmn_error is not None else max(remaining, 0)
+        job.error_message = message
+        job.error_details = details
+        job.failed_at = now
+        delay = backoff_seconds(job.retry_interval_seconds, job.attempts, fixed=not job.exponential_backoff)
+        job.due_at = now + timedelta(seconds=delay)
+        job.locked_by = None
+        job.locked_until = None
+
+    def _lock_instance(self, session: Session, job: Job) -> ProcessInstance:
+        query = select(ProcessInstance).where(ProcessInstance.id == job.instance_id)
+        if not self.database.is_sqlite:
+            query = query.with_for_update()
+        instance = session.scalars(query).one()
+        return instance
+
+    @staticmethod
+    def _waiting(runner: Runner, job: Job) -> WaitingServiceTask | None:
+        return next((w for w in runner.waiting_service_tasks() if w.task_id == job.task_id), None)
+
+    def _get(self, session: Session, job_id: str) -> Job:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(
+                f"No job or external task has id {job_id!r}; it may have been completed already",
+                job_id=job_id,
+            )
+        return job
+
+    def _owned(self, session: Session, job_id: str, worker_id: str) -> Job:
+        job = self._get(session, job_id)
+        if job.locked_by != worker_id:
+            holder = f"worker {job.locked_by!r}" if job.locked_by else "no worker"
+            raise JobLockedByOther(
+                f"External task {job_id} is locked by {holder}, not by {worker_id!r}; fetch and lock it first",
+                job_id=job_id,
+            )
+        return job
+
+    def _notify(self) -> None:
+        # Jobs became available again (failed, unlocked, retries set): wake whoever waits for jobs.
+        for listener in list(self.database.job_listeners):
+            listener()
