@@ -388,7 +388,8 @@ class JobService:
         if job.locked_by != worker_id:
             holder = f"worker {job.locked_by!r}" if job.locked_by else "no worker"
             raise JobLockedByOther(
-                f"External task {job_id} is locked by {holder}, not by {worker_id!r}; fetch and lock it first",
+                f"External task {job_id} is locked by {holder}, not by {worker_id!r}; "
+                "fetch and lock it first",
                 job_id=job_id,
             )
         return job
