@@ -153,6 +153,22 @@ class DefinitionService:
             return self.cache.load(session, definition_id).model.start_form
 
 
+def latest_id(session: Session, key: str) -> str:
+    """Id of the newest version of ``key``; only the id is read, the spec comes from the cache."""
+    found = session.scalars(
+        select(ProcessDefinition.id)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        raise DefinitionNotFound(
+            f"No process definition has key {key!r}; deploy a BPMN file whose process id is {key!r}",
+            key=key,
+        )
+    return found
+
+
 def latest_row(session: Session, key: str) -> ProcessDefinition:
     row = session.scalars(
         select(ProcessDefinition)

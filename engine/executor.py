@@ -17,13 +17,12 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from engine.assignment import resolve_value
 from engine.bindings import EXTERNAL, ServiceTaskModel
 from engine.db.database import mark_jobs_created
-from engine.db.models import Job, JobKind, ProcessInstance
+from engine.db.models import Job, JobKind, ProcessInstance, table
 from engine.definitions import LoadedDefinition
 from engine.exceptions import FlowdeskError, ScriptError
 from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
@@ -245,7 +244,7 @@ class Executor:
 
 def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(Job), rows)
+        session.execute(table(Job).insert(), rows)
         mark_jobs_created(session)
 
 

@@ -16,7 +16,7 @@ from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
 from engine.db.models import HistoryActivity, HistoryTask, HumanTask, InstanceState, Job, ProcessInstance
-from engine.definitions import DefinitionCache, LoadedDefinition, latest_row
+from engine.definitions import DefinitionCache, LoadedDefinition, latest_id
 from engine.exceptions import Forbidden, InstanceNotFound, InvalidRequest
 from engine.executor import Executor
 from engine.forms import FormField, validate_submission
@@ -98,7 +98,7 @@ class InstanceLoader:
     ) -> builtins.list[dict[str, Any]]:
         """Run the service tasks the step reached; the job rows for those left waiting."""
         known: set[str] = set()
-        if not is_new:
+        if not is_new and loaded.model.service_tasks:
             known = set(session.scalars(select(Job.task_id).where(Job.instance_id == instance.id)))
         return self.executor.advance(session, instance, loaded, runner, result, now, known)
 
@@ -140,7 +140,7 @@ class RuntimeService:
         with self.database.write() as session:
             if definition_id is None:
                 assert key is not None
-                definition_id = latest_row(session, key).id
+                definition_id = latest_id(session, key)
             loaded = self.loader.cache.load(session, definition_id)
             if validate_start_form and loaded.model.start_form:
                 fields = [FormField.from_dict(f) for f in loaded.model.start_form]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session
 
 from engine.assignment import resolve
@@ -19,6 +19,7 @@ from engine.db.models import (
     InstanceState,
     ProcessInstance,
     TaskCandidate,
+    table,
 )
 from engine.definitions import LoadedDefinition
 from engine.executor import insert_jobs
@@ -27,6 +28,10 @@ from engine.spiff.runner import Runner, StepResult
 from engine.variables import dumps
 
 _MISSING = object()
+# Core tables: the writes below skip the ORM unit of work, which costs more than the SQL itself.
+HUMAN_TASKS = table(HumanTask)
+HISTORY_TASKS = table(HistoryTask)
+HISTORY_ACTIVITIES = table(HistoryActivity)
 
 
 def changed_variables(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,7 +96,7 @@ class StepWriter:
         detail: dict[str, Any] | None = None,
     ) -> None:
         self.session.execute(
-            insert(HistoryOperation),
+            table(HistoryOperation).insert(),
             [
                 {
                     "instance_id": instance_id,
@@ -114,25 +119,24 @@ class StepWriter:
         completed_task_id: str | None,
     ) -> None:
         ready = {t.task_id: t for t in runner.ready_user_tasks()}
-        existing: set[str] = set()
-        if not is_new:
-            existing = set(
-                self.session.scalars(select(HumanTask.id).where(HumanTask.instance_id == instance.id))
-            )
-        gone = existing - ready.keys()
-        for task_id in gone:
-            row = self.session.get(HumanTask, task_id)
-            if row is not None:
-                self.session.delete(row)
-            completed = task_id == completed_task_id
+        # The task table mirrors the ready user tasks of the stored workflow, so what the runner saw
+        # at load time is what the table holds: no query needed.
+        existing: set[str] = set() if is_new else set(runner.initial_ready_ids)
+        gone = sorted(existing - ready.keys())
+        if gone:
+            # Candidates go with their task (ON DELETE CASCADE).
+            self.session.execute(delete(HUMAN_TASKS).where(HUMAN_TASKS.c.id.in_(gone)))
             self.session.execute(
-                update(HistoryTask)
-                .where(HistoryTask.id == task_id)
-                .values(
-                    ended_at=self.now,
-                    completed_by=actor.name if completed and actor else None,
-                    delete_reason="completed" if completed else "deleted",
-                )
+                update(HISTORY_TASKS).where(HISTORY_TASKS.c.id == bindparam("task_id")),
+                [
+                    {
+                        "task_id": task_id,
+                        "ended_at": self.now,
+                        "completed_by": actor.name if task_id == completed_task_id and actor else None,
+                        "delete_reason": "completed" if task_id == completed_task_id else "deleted",
+                    }
+                    for task_id in gone
+                ],
             )
         new_tasks = [t for tid, t in ready.items() if tid not in existing]
         if not new_tasks:
@@ -185,10 +189,10 @@ class StepWriter:
                     "priority": who.priority,
                 }
             )
-        self.session.execute(insert(HumanTask), task_rows)
+        self.session.execute(HUMAN_TASKS.insert(), task_rows)
         if candidate_rows:
-            self.session.execute(insert(TaskCandidate), candidate_rows)
-        self.session.execute(insert(HistoryTask), history_rows)
+            self.session.execute(table(TaskCandidate).insert(), candidate_rows)
+        self.session.execute(HISTORY_TASKS.insert(), history_rows)
 
     def _activities(self, instance: ProcessInstance, result: StepResult, is_new: bool) -> None:
         if not result.events:
@@ -196,7 +200,7 @@ class StepWriter:
         starts: dict[str, dict[str, Any]] = {}
         ends: dict[str, datetime] = {}
         for event in result.events:
-            if event.task_id not in starts:
+            if event.first and event.task_id not in starts:
                 starts[event.task_id] = {
                     "id": event.task_id,
                     "instance_id": instance.id,
@@ -211,25 +215,17 @@ class StepWriter:
                 }
             if event.ended:
                 ends[event.task_id] = event.at
-        known: set[str] = set()
-        if not is_new:
-            known = set(
-                self.session.scalars(select(HistoryActivity.id).where(HistoryActivity.id.in_(list(starts))))
-            )
-        fresh = []
+        # Activities first reported in this step are inserted whole; the others were inserted by an
+        # earlier step (the runner marks reported tasks in the stored workflow) and only end now.
         for task_id, row in starts.items():
-            if task_id in known:
-                if task_id in ends:
-                    self.session.execute(
-                        update(HistoryActivity)
-                        .where(HistoryActivity.id == task_id)
-                        .values(ended_at=ends[task_id])
-                    )
-            else:
-                row["ended_at"] = ends.get(task_id)
-                fresh.append(row)
-        if fresh:
-            self.session.execute(insert(HistoryActivity), fresh)
+            row["ended_at"] = ends.get(task_id)
+        if starts:
+            self.session.execute(HISTORY_ACTIVITIES.insert(), list(starts.values()))
+        later = [{"task_id": t, "ended_at": at} for t, at in ends.items() if t not in starts]
+        if later:
+            self.session.execute(
+                update(HISTORY_ACTIVITIES).where(HISTORY_ACTIVITIES.c.id == bindparam("task_id")), later
+            )
 
     def _variables(
         self,
@@ -241,7 +237,7 @@ class StepWriter:
         changed = changed_variables(before, after)
         if changed:
             self.session.execute(
-                insert(HistoryVariable),
+                table(HistoryVariable).insert(),
                 [
                     {
                         "instance_id": instance.id,

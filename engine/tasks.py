@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
-from engine.db.models import HistoryTask, HumanTask, ProcessInstance, TaskCandidate
+from engine.db.models import HistoryTask, HumanTask, ProcessInstance, TaskCandidate, table
 from engine.exceptions import FlowdeskError, Forbidden, TaskNotFound
 from engine.forms import FormField, validate_submission
 from engine.identity import Actor, IdentityService
@@ -78,23 +78,41 @@ class TaskInfo:
     form_fields: list[FormField] = field(default_factory=list)
 
     @classmethod
-    def of(cls, row: HumanTask) -> TaskInfo:
+    def of(cls, row: Mapping[Any, Any], candidates: Sequence[tuple[str, str]] = ()) -> TaskInfo:
+        """From a ``human_tasks`` row and its (kind, identity) candidate pairs."""
         return cls(
-            row.id,
-            row.name,
-            row.description,
-            row.assignee,
-            row.created_at,
-            row.due_at,
-            row.priority,
-            row.instance_id,
-            row.definition_id,
-            row.process_key,
-            row.activity_id,
-            tuple(sorted(c.identity for c in row.candidates if c.kind == "user")),
-            tuple(sorted(c.identity for c in row.candidates if c.kind == "group")),
-            [FormField.from_dict(f) for f in row.form_fields or []],
+            row["id"],
+            row["name"],
+            row["description"],
+            row["assignee"],
+            row["created_at"],
+            row["due_at"],
+            row["priority"],
+            row["instance_id"],
+            row["definition_id"],
+            row["process_key"],
+            row["activity_id"],
+            tuple(sorted(identity for kind, identity in candidates if kind == "user")),
+            tuple(sorted(identity for kind, identity in candidates if kind == "group")),
+            [FormField.from_dict(f) for f in row["form_fields"] or []],
         )
+
+
+HUMAN_TASKS = table(HumanTask)
+CANDIDATES = table(TaskCandidate)
+
+
+def _infos(session: Session, rows: Sequence[Mapping[Any, Any]]) -> list[TaskInfo]:
+    """Task infos for ``human_tasks`` rows, with their candidates fetched in one query."""
+    if not rows:
+        return []
+    candidates: dict[str, list[tuple[str, str]]] = {}
+    query = select(CANDIDATES.c.task_id, CANDIDATES.c.kind, CANDIDATES.c.identity).where(
+        CANDIDATES.c.task_id.in_([row["id"] for row in rows])
+    )
+    for task_id, kind, identity in session.execute(query):
+        candidates.setdefault(task_id, []).append((kind, identity))
+    return [TaskInfo.of(row, candidates.get(row["id"], ())) for row in rows]
 
 
 def _is_candidate(actor: Actor, task: TaskInfo) -> bool:
@@ -187,7 +205,7 @@ class TaskService:
 
     def list(self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None) -> list[TaskInfo]:
         with self.database.read() as session:
-            query = self._filtered(select(HumanTask), q, actor)
+            query = self._filtered(select(HUMAN_TASKS), q, actor)
             if q.candidate_group is not None and q.sort_by is SortBy.CREATED:
                 column: Any = TaskCandidate.created_at
             else:
@@ -197,7 +215,7 @@ class TaskService:
             query = query.order_by(order, tie).offset(q.first)
             if q.max_results is not None:
                 query = query.limit(q.max_results)
-            return [TaskInfo.of(row) for row in session.scalars(query)]
+            return _infos(session, session.execute(query).mappings().all())
 
     def count(self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None) -> int:
         with self.database.read() as session:
@@ -206,7 +224,7 @@ class TaskService:
 
     def get(self, task_id: str, *, actor: Actor | None = None) -> TaskInfo:
         with self.database.read() as session:
-            task = TaskInfo.of(self._row(session, task_id))
+            task = self._info(session, task_id)
         if not may_see(actor, task):
             self._authorize(actor, task)
         return task
@@ -214,11 +232,10 @@ class TaskService:
     def form_values(self, task_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
         """Current values of the task's form fields (the instance's variable, else the field default)."""
         with self.database.read() as session:
-            row = self._row(session, task_id)
-            task = TaskInfo.of(row)
+            task = self._info(session, task_id)
             if not may_see(actor, task):
                 self._authorize(actor, task)
-            instance = session.get(ProcessInstance, row.instance_id)
+            instance = session.get(ProcessInstance, task.instance_id)
             assert instance is not None
             _, runner = self.loader.load(session, instance)
             data = next((t.data for t in runner.ready_user_tasks() if t.task_id == task_id), {})
@@ -236,8 +253,7 @@ class TaskService:
             raise Forbidden(f"user {actor.name!r} may only claim tasks for themselves")
         claimer = self.identity.actor(user)
         with self.database.write() as session:
-            row = self._row(session, task_id)
-            task = TaskInfo.of(row)
+            task = self._info(session, task_id)
             if not may_work_on(claimer, task) and task.assignee is None:
                 raise Forbidden(f"user {user!r} is not a candidate for task {task_id}", task_id=task_id)
             self._authorize(actor, task)
@@ -262,8 +278,7 @@ class TaskService:
 
     def unclaim(self, task_id: str, *, actor: Actor | None = None) -> None:
         with self.database.write() as session:
-            row = self._row(session, task_id)
-            task = TaskInfo.of(row)
+            task = self._info(session, task_id)
             if actor is not None and not actor.is_admin and task.assignee not in (None, actor.name):
                 raise Forbidden(
                     f"task {task_id} is claimed by {task.assignee!r}; only they or an admin can unclaim it"
@@ -289,10 +304,9 @@ class TaskService:
 
         def attempt() -> None:
             with self.database.write() as session:
-                row = self._row(session, task_id)
-                task = TaskInfo.of(row)
+                task = self._info(session, task_id)
                 self._authorize(actor, task)
-                instance = session.get(ProcessInstance, row.instance_id)
+                instance = session.get(ProcessInstance, task.instance_id)
                 if instance is None:
                     raise TaskNotFound(f"Task {task_id} belongs to no instance", task_id=task_id)
                 loaded, runner = self.loader.load(session, instance)
@@ -329,13 +343,14 @@ class TaskService:
         )
 
     @staticmethod
-    def _row(session: Session, task_id: str) -> HumanTask:
-        row = session.get(HumanTask, task_id)
-        if row is None:
+    def _info(session: Session, task_id: str) -> TaskInfo:
+        rows = session.execute(select(HUMAN_TASKS).where(HUMAN_TASKS.c.id == task_id)).mappings()
+        found = _infos(session, rows.all())
+        if not found:
             raise TaskNotFound(
                 f"No open task has id {task_id!r}; it may have been completed already", task_id=task_id
             )
-        return row
+        return found[0]
 
     @staticmethod
     def _authorize(actor: Actor | None, task: TaskInfo) -> None:

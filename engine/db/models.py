@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -279,3 +280,8 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None]
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model, for bulk statements that skip the ORM unit of work."""
+    return model.__table__  # type: ignore[return-value]

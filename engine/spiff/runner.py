@@ -36,6 +36,9 @@ class ActivityEvent:
     at: datetime
     ended: bool
     state: str
+    # True the first time this activity instance is reported, across saves: the history row is
+    # inserted then and only updated afterwards.
+    first: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,19 @@ class WaitingServiceTask:
     data: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What the engine reads after each change, collected in one walk of the task tree."""
+
+    ready_user_tasks: list[ReadyUserTask]
+    waiting_service_tasks: list[WaitingServiceTask]
+    open_activity_ids: list[str]
+    variables: dict[str, Any]
+
+
+_RECORDED = "flowdesk_recorded"
+
+
 @dataclass
 class StepResult:
     events: list[ActivityEvent] = field(default_factory=list)
@@ -79,6 +95,9 @@ class Runner:
         self.family = fam
         self.workflow = workflow
         self.clock = clock
+        self._snapshot: Snapshot | None = None
+        # The user tasks open when the workflow was loaded: the rows the task table holds for it.
+        self.initial_ready_ids: frozenset[str] = frozenset()
 
     @classmethod
     def new(
@@ -101,7 +120,9 @@ class Runner:
         script_engine: Any,
         clock: Callable[[], datetime],
     ) -> Runner:
-        return cls(fam, workflow_from_json(fam, text, spec, subprocess_specs, script_engine), clock)
+        runner = cls(fam, workflow_from_json(fam, text, spec, subprocess_specs, script_engine), clock)
+        runner.initial_ready_ids = frozenset(t.task_id for t in runner.snapshot().ready_user_tasks)
+        return runner
 
     def dump(self, instance_id: str = "") -> str:
         return workflow_to_json(self.family, self.workflow, instance_id=instance_id)
@@ -109,11 +130,13 @@ class Runner:
     # -- running --------------------------------------------------------------------------------
 
     def start(self, variables: Mapping[str, Any]) -> StepResult:
+        self._snapshot = None
         self.workflow.task_tree.data.update(variables)
         return self._run_engine(StepResult())
 
     def complete_user_task(self, task_id: str, values: Mapping[str, Any]) -> StepResult:
         task = self._ready_user_task(task_id)
+        self._snapshot = None
         result = StepResult()
         task.set_data(**values)
         try:
@@ -127,6 +150,7 @@ class Runner:
     def complete_service_task(self, task_id: str, outputs: Mapping[str, Any]) -> StepResult:
         """Finish a service task whose handler (or external worker) succeeded, and run on."""
         task = self._started_service_task(task_id)
+        self._snapshot = None
         result = StepResult()
         task.data.update(outputs)
         try:
@@ -156,6 +180,7 @@ class Runner:
         if not chosen:
             return None
         catcher = chosen[0]
+        self._snapshot = None
         definition = catcher.task_spec.event_definition
         event = BpmnEvent(type(definition)(definition.name, code=code), payload=dict(variables))
         catcher.data.update(variables)
@@ -176,14 +201,8 @@ class Runner:
             raise TaskNotFound(f"Service task {task_id} is not waiting for its result", task_id=task_id)
         return task
 
-    def waiting_service_tasks(self) -> list[WaitingServiceTask]:
-        return [
-            WaitingServiceTask(str(t.id), t.task_spec.bpmn_id, t.data)
-            for t in self.workflow.get_tasks(state=TaskState.STARTED)
-            if isinstance(t.task_spec, ServiceTaskMixin)
-        ]
-
     def _run_engine(self, result: StepResult) -> StepResult:
+        self._snapshot = None
         seen: set[UUID] = set()
 
         def will(task: Any) -> None:
@@ -201,13 +220,15 @@ class Runner:
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:
             current = getattr(err, "task", None)
             result.error = self._error(err, current)
-        for task in self.workflow.get_tasks(state=_OPEN):
+        for task in self._walk():
             if task.task_spec.bpmn_id is not None and task.id not in seen:
                 result.events.append(self._event(task, ended=False))
         return result
 
     def _event(self, task: Any, *, ended: bool) -> ActivityEvent:
         spec = task.task_spec
+        first = not task.internal_data.get(_RECORDED)
+        task.internal_data[_RECORDED] = True
         return ActivityEvent(
             task_id=str(task.id),
             activity_id=spec.bpmn_id,
@@ -216,6 +237,7 @@ class Runner:
             at=self.clock(),
             ended=ended,
             state=TaskState.get_name(task.state),
+            first=first,
         )
 
     def _error(self, err: BaseException, task: Any) -> StepError:
@@ -249,14 +271,47 @@ class Runner:
             )
         return task
 
+    def snapshot(self) -> Snapshot:
+        """Ready user tasks, waiting service tasks, open activities and variables, from one tree walk."""
+        if self._snapshot is None:
+            self._walk()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _walk(self) -> list[Any]:
+        """Walk the tree once: build the snapshot and return the open tasks."""
+        ready: list[ReadyUserTask] = []
+        waiting: list[WaitingServiceTask] = []
+        open_ids: list[str] = []
+        merged: dict[str, Any] = {}
+        any_open = False
+        open_tasks: list[Any] = self.workflow.get_tasks(state=_OPEN)
+        for task in open_tasks:
+            spec = task.task_spec
+            any_open = True
+            merged.update(task.data)
+            if spec.bpmn_id is None:
+                continue
+            open_ids.append(spec.bpmn_id)
+            if spec.manual and task.state == TaskState.READY:
+                ready.append(ReadyUserTask(str(task.id), spec.bpmn_id, spec.bpmn_name, task.data))
+            elif task.state == TaskState.STARTED and isinstance(spec, ServiceTaskMixin):
+                waiting.append(WaitingServiceTask(str(task.id), spec.bpmn_id, task.data))
+        if self.workflow.is_completed():
+            merged = dict(self.workflow.data)
+        elif not any_open and self.workflow.last_task is not None:
+            merged = dict(self.workflow.last_task.data)
+        self._snapshot = Snapshot(ready, waiting, open_ids, merged)
+        return open_tasks
+
     def ready_user_tasks(self) -> list[ReadyUserTask]:
-        return [
-            ReadyUserTask(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name, t.data)
-            for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
-        ]
+        return self.snapshot().ready_user_tasks
+
+    def waiting_service_tasks(self) -> list[WaitingServiceTask]:
+        return self.snapshot().waiting_service_tasks
 
     def open_activity_ids(self) -> list[str]:
-        return [t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=_OPEN) if t.task_spec.bpmn_id]
+        return self.snapshot().open_activity_ids
 
     @property
     def completed(self) -> bool:
@@ -264,12 +319,4 @@ class Runner:
 
     def variables(self) -> dict[str, Any]:
         """The instance's variables: the data the open tasks see, or the final data when done."""
-        if self.workflow.is_completed():
-            return dict(self.workflow.data)
-        merged: dict[str, Any] = {}
-        open_tasks = self.workflow.get_tasks(state=_OPEN)
-        for task in open_tasks:
-            merged.update(task.data)
-        if not open_tasks and self.workflow.last_task is not None:
-            merged.update(self.workflow.last_task.data)
-        return merged
+        return dict(self.snapshot().variables)
