@@ -13,7 +13,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.sandbox import Sandbox  # noqa: E402
+from engine.sandbox import Sandbox
 
 EXPRESSION = "amount > 1000"
 PRODUCT = "price * quantity"

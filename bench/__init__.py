@@ -1,0 +1,1 @@
+"""Benchmarks of the engine foundation: ``python -m bench.run`` (``make bench``)."""
