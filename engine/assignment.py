@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from engine.bpmn_model import UserTaskModel
+from engine.references import resolve_value
 
-_REF = re.compile(r"^\$\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}$")
 DEFAULT_PRIORITY = 50
 
 
@@ -21,22 +20,6 @@ class Assignment:
     candidate_groups: tuple[str, ...]
     due_at: datetime | None
     priority: int
-
-
-def resolve_value(text: str | None, variables: Mapping[str, Any]) -> Any:
-    """A literal, or the value of a ``${name}`` / ``${a.b}`` reference (None when it does not resolve)."""
-    if text is None:
-        return None
-    match = _REF.match(text)
-    if not match:
-        return text
-    value: Any = variables
-    for part in match.group(1).split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        else:
-            return None
-    return value
 
 
 def _names(items: list[str], variables: Mapping[str, Any]) -> tuple[str, ...]:

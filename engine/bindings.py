@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, local_name, q, text_of
 from engine.problems import Problem
+from engine.references import unsupported_expressions
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 SERVICE_KINDS = frozenset({"serviceTask", "sendTask", "businessRuleTask"})
@@ -95,12 +96,26 @@ def _mappings(element: Element, which: str, problems: list[Problem], filename: s
             )
             continue
         try:
-            found.append((name, _parameter_value(parameter)))
+            value = _parameter_value(parameter)
+            for expression in _expressions(value):
+                raise ValueError(
+                    f"expression `{expression}` is not supported yet: only ${{variable}} and "
+                    "${variable.field} references are evaluated"
+                )
+            found.append((name, value))
         except ValueError as err:
             problems.append(
                 Problem(filename, f"{which} `{name}`: {err}", parameter.sourceline, element.get("id"))
             )
     return found
+
+
+def _expressions(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [e for item in value for e in _expressions(item)]
+    if isinstance(value, dict):
+        return [e for item in value.values() for e in _expressions(item)]
+    return unsupported_expressions(value if isinstance(value, str) else None)
 
 
 def _retry_cycle(element: Element, problems: list[Problem], filename: str) -> tuple[int, int] | None:

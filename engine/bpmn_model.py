@@ -14,6 +14,7 @@ from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
 from engine.problems import Problem
+from engine.references import unsupported_expressions
 
 
 @dataclass
@@ -159,6 +160,17 @@ def extract_process_model(
             task.due_date = camunda_attr(element, "dueDate")
             task.priority = camunda_attr(element, "priority")
             task.form_fields = _form_fields(element, filename, problems)
+            for attribute in ("assignee", "candidateUsers", "candidateGroups", "dueDate", "priority"):
+                for expression in unsupported_expressions(camunda_attr(element, attribute)):
+                    problems.append(
+                        Problem(
+                            filename,
+                            f"camunda:{attribute} expression `{expression}` is not supported yet: "
+                            "use a literal or a ${variable} reference",
+                            element.sourceline,
+                            element_id,
+                        )
+                    )
         if not task.candidate_groups and not task.candidate_users and not task.assignee:
             # Plain and spiff files say who works on a task with lanes: lane name = group.
             lane = lanes.get(element_id)

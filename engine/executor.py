@@ -19,13 +19,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.assignment import resolve_value
 from engine.bindings import EXTERNAL, ServiceTaskModel
 from engine.db.database import mark_jobs_created
 from engine.db.models import Job, JobKind, ProcessInstance, table
 from engine.definitions import LoadedDefinition
 from engine.exceptions import FlowdeskError, ScriptError
 from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
+from engine.references import resolve_value
 from engine.sandbox import Sandbox
 from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
 from engine.varcodec import check_storable
