@@ -253,7 +253,7 @@ class TaskService:
             raise Forbidden(f"user {actor.name!r} may only claim tasks for themselves")
         claimer = self.identity.actor(user)
         with self.database.write() as session:
-            task = self._info(session, task_id)
+            task = self._info(session, task_id, lock=True)
             if not may_work_on(claimer, task) and task.assignee is None:
                 raise Forbidden(f"user {user!r} is not a candidate for task {task_id}", task_id=task_id)
             self._authorize(actor, task)
@@ -278,7 +278,7 @@ class TaskService:
 
     def unclaim(self, task_id: str, *, actor: Actor | None = None) -> None:
         with self.database.write() as session:
-            task = self._info(session, task_id)
+            task = self._info(session, task_id, lock=True)
             if actor is not None and not actor.is_admin and task.assignee not in (None, actor.name):
                 raise Forbidden(
                     f"task {task_id} is claimed by {task.assignee!r}; only they or an admin can unclaim it"
@@ -304,7 +304,7 @@ class TaskService:
 
         def attempt() -> None:
             with self.database.write() as session:
-                task = self._info(session, task_id)
+                task = self._info(session, task_id, lock=True)
                 self._authorize(actor, task)
                 instance = session.get(ProcessInstance, task.instance_id)
                 if instance is None:
@@ -342,9 +342,16 @@ class TaskService:
             update(TaskCandidate).where(TaskCandidate.task_id == task_id).values(assigned=assigned)
         )
 
-    @staticmethod
-    def _info(session: Session, task_id: str) -> TaskInfo:
-        rows = session.execute(select(HUMAN_TASKS).where(HUMAN_TASKS.c.id == task_id)).mappings()
+    def _info(self, session: Session, task_id: str, *, lock: bool = False) -> TaskInfo:
+        """The open task; with ``lock``, its row stays locked until the transaction ends.
+
+        Changes (claim, complete) lock the row first: a second completion of the same task then
+        waits for the first and finds the task gone, instead of reading it half-deleted.
+        """
+        query = select(HUMAN_TASKS).where(HUMAN_TASKS.c.id == task_id)
+        if lock and not self.database.is_sqlite:
+            query = query.with_for_update()
+        rows = session.execute(query).mappings()
         found = _infos(session, rows.all())
         if not found:
             raise TaskNotFound(

@@ -34,7 +34,7 @@ def test_two_concurrent_completions_of_one_task(engine: Engine, db_url: str) -> 
     # Two engines on one database, as two server processes would be.
     other = Engine(Database(db_url), migrate=False)
     try:
-        for _ in range(5):
+        for _ in range(20):
             instance = engine.runtime.start(key="order_approval", variables={"customer": "A", "amount": 2000})
             [task] = engine.tasks.list(TaskQuery(instance_id=instance.id))
             outcomes = race([engine, other], task.id)
