@@ -1,0 +1,104 @@
+"""Straight-through throughput: start -> 10 in-process no-op service tasks -> end.
+
+``python -m bench.straight_through [--instances N]``. Raw SpiffWorkflow runs the same file in
+memory (each waiting service task completed at once, as a no-op handler would); Flowdesk runs it
+persisted on SQLite with the handler ``bench.noop`` registered, each instance one ``start`` call.
+Target (service-task issue): Flowdesk >= 0.5x raw. Prints a table, writes
+bench/results/straight_through.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.util.task import TaskState
+
+from engine import Database, Engine
+from engine.handlers import HandlerRegistry
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROCESS = BENCH_DIR / "processes" / "straight_through.bpmn"
+TARGET = 0.5
+
+
+def raw_rate(n: int) -> float:
+    parser = CamundaParser()
+    parser.add_bpmn_file(str(PROCESS))
+    spec = parser.get_spec("straight_through")
+    subprocess_specs = parser.get_subprocess_specs("straight_through")
+
+    def one() -> None:
+        workflow = BpmnWorkflow(spec, subprocess_specs)
+        workflow.do_engine_steps()
+        while not workflow.is_completed():
+            started = workflow.get_tasks(state=TaskState.STARTED)
+            if not started:
+                raise AssertionError("raw run stalled")
+            for task in started:
+                task.complete()
+            workflow.do_engine_steps()
+
+    for _ in range(20):
+        one()
+    began = time.perf_counter()
+    for _ in range(n):
+        one()
+    return n / (time.perf_counter() - began)
+
+
+def flowdesk_rate(engine: Engine, n: int) -> float:
+    for _ in range(20):
+        engine.runtime.start(key="straight_through")
+    began = time.perf_counter()
+    for _ in range(n):
+        info = engine.runtime.start(key="straight_through")
+        if info.state != "COMPLETED":
+            raise AssertionError(f"instance {info.id} did not run straight through: {info.error_message}")
+    return n / (time.perf_counter() - began)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    registry = HandlerRegistry()
+    registry.register("bench.noop", lambda ctx: None)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = Engine(Database(f"sqlite:///{folder}/straight.sqlite"), handlers=registry)
+        engine.deployments.deploy([(PROCESS.name, PROCESS.read_bytes())])
+        raw, persisted = [], []
+        for _ in range(args.repeats):
+            raw.append(raw_rate(args.instances))
+            persisted.append(flowdesk_rate(engine, args.instances))
+        engine.close()
+    result = {
+        "command": "python -m bench.straight_through " + " ".join(argv or []),
+        "instances": args.instances,
+        "raw_instances_per_second": round(statistics.median(raw), 1),
+        "flowdesk_sqlite_instances_per_second": round(statistics.median(persisted), 1),
+    }
+    persisted_rate = result["flowdesk_sqlite_instances_per_second"]
+    result["ratio"] = round(persisted_rate / result["raw_instances_per_second"], 3)
+    result["target"] = TARGET
+    result["target_met"] = result["ratio"] >= TARGET
+    print(f"{'run':<42}{'inst/s':>10}")
+    print(f"{'raw SpiffWorkflow, in memory':<42}{result['raw_instances_per_second']:>10}")
+    print(f"{'Flowdesk persisted, SQLite':<42}{result['flowdesk_sqlite_instances_per_second']:>10}")
+    print(f"ratio {result['ratio']} (target >= {TARGET}: {'met' if result['target_met'] else 'MISSED'})")
+    out = BENCH_DIR / "results" / "straight_through.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
