@@ -16,12 +16,14 @@ from engine.exceptions import (
     ScriptError,
     TaskNotFound,
 )
+from engine.handlers import BpmnError, HandlerContext, HandlerRegistry, handler
 from engine.identity import Actor
 from engine.problems import Problem
 from engine.tasks import TaskQuery
 
 __all__ = [
     "Actor",
+    "BpmnError",
     "ConcurrentModification",
     "Database",
     "DefinitionNotFound",
@@ -31,6 +33,8 @@ __all__ = [
     "FlowdeskError",
     "Forbidden",
     "FormValidationError",
+    "HandlerContext",
+    "HandlerRegistry",
     "InstanceNotFound",
     "InvalidRequest",
     "NotFound",
@@ -39,5 +43,6 @@ __all__ = [
     "TaskNotFound",
     "TaskQuery",
     "database_url",
+    "handler",
     "system_clock",
 ]

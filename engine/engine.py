@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 
+from engine import handlers as handler_api
 from engine.bpmn_lint import Linter
 from engine.clock import Clock, system_clock
 from engine.db import Database, upgrade
 from engine.definitions import DefinitionCache, DefinitionService
 from engine.deployments import DeploymentService
 from engine.executor import Executor
-from engine.handlers import HandlerRegistry, default_registry, load_handler_modules
+from engine.handlers import HandlerRegistry, load_handler_modules
 from engine.history import HistoryService
 from engine.identity import IdentityService
 from engine.instances import InstanceLoader, RuntimeService
@@ -49,7 +50,7 @@ class Engine:
         if handlers is None:
             # The process-wide registry: what installed packages and FLOWDESK_HANDLER_MODULES register.
             load_handler_modules()
-            handlers = default_registry
+            handlers = handler_api.default_registry
         self.handlers = handlers
         self.executor = Executor(handlers, self.sandbox)
         loader = InstanceLoader(cache, SandboxScriptEngine(self.sandbox), clock, self.executor)

@@ -110,8 +110,8 @@ class HandlerRegistry:
         return name in self._handlers
 
 
-# Where @handler registers: modules are imported once per process, so one registry collects them;
-# an Engine copies it (plus anything passed explicitly) into its own.
+# Where @handler registers: modules are imported once per process, so one registry collects them.
+# An Engine built without ``handlers=`` uses this registry; one built with a registry uses only that.
 default_registry = HandlerRegistry()
 
 
@@ -137,7 +137,9 @@ def load_handler_modules(modules: Iterable[str] | None = None) -> list[str]:
     for module in names:
         try:
             importlib.import_module(module)
-        except ImportError as err:
+        except HandlerClashError:
+            raise
+        except Exception as err:  # a broken module must name itself, whatever it raised
             raise FlowdeskError(
                 f"handler module {module!r} cannot be imported ({err}); check {MODULES_SETTING} and the "
                 f"'{ENTRY_POINT_GROUP}' entry points of installed packages"

@@ -199,6 +199,7 @@ class StepWriter:
             return
         starts: dict[str, dict[str, Any]] = {}
         ends: dict[str, datetime] = {}
+        canceled: set[str] = set()
         for event in result.events:
             if event.first and event.task_id not in starts:
                 starts[event.task_id] = {
@@ -215,13 +216,20 @@ class StepWriter:
                 }
             if event.ended:
                 ends[event.task_id] = event.at
+            if event.canceled:
+                canceled.add(event.task_id)
         # Activities first reported in this step are inserted whole; the others were inserted by an
         # earlier step (the runner marks reported tasks in the stored workflow) and only end now.
         for task_id, row in starts.items():
             row["ended_at"] = ends.get(task_id)
+            row["canceled"] = task_id in canceled
         if starts:
             self.session.execute(HISTORY_ACTIVITIES.insert(), list(starts.values()))
-        later = [{"task_id": t, "ended_at": at} for t, at in ends.items() if t not in starts]
+        later = [
+            {"task_id": t, "ended_at": at, "canceled": t in canceled}
+            for t, at in ends.items()
+            if t not in starts
+        ]
         if later:
             self.session.execute(
                 update(HISTORY_ACTIVITIES).where(HISTORY_ACTIVITIES.c.id == bindparam("task_id")), later

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -39,6 +40,7 @@ class ActivityEvent:
     # True the first time this activity instance is reported, across saves: the history row is
     # inserted then and only updated afterwards.
     first: bool = True
+    canceled: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,11 @@ class Runner:
         catcher.data.update(variables)
         catcher.task_spec.catch(catcher, event)
         catcher.task_spec._update(catcher)
-        return self._run_engine(StepResult())
+        result = self._run_engine(StepResult())
+        # The interrupted service task ends here, cancelled by the boundary event.
+        ended = self._event(task, ended=True)
+        result.events.append(replace(ended, canceled=True))
+        return result
 
     def _started_service_task(self, task_id: str) -> Any:
         try:
@@ -221,7 +227,9 @@ class Runner:
             current = getattr(err, "task", None)
             result.error = self._error(err, current)
         for task in self._walk():
-            if task.task_spec.bpmn_id is not None and task.id not in seen:
+            spec = task.task_spec
+            # A boundary event waits as long as its activity runs; it enters history only if it fires.
+            if spec.bpmn_id is not None and task.id not in seen and not isinstance(spec, BoundaryEvent):
                 result.events.append(self._event(task, ended=False))
         return result
 

@@ -185,3 +185,29 @@ def test_external_topic_waits_without_a_handler(engine: Engine) -> None:
             instance.id,
         )
         assert session.scalar(select(func.count()).select_from(Job)) == 1
+
+
+def test_history_shows_the_interrupted_task_and_only_the_boundary_that_fired(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    def reserve(ctx: HandlerContext) -> None:
+        raise BpmnError("OUT_OF_STOCK", "none left")
+
+    handlers.register("ok", lambda ctx: None)
+    handlers.register("erp.reserve", reserve)
+    engine.deployments.deploy(
+        [("a.bpmn", service_process('camunda:class="erp.reserve"', boundary='errorRef="E_OOS"'))]
+    )
+    caught = engine.runtime.start(key="p")
+    records = {a.activity_id: a for a in engine.history.activities(instance_id=caught.id)}
+    assert records["Svc"].ended_at is not None and records["Svc"].canceled
+    assert records["Caught"].ended_at is not None and not records["Caught"].canceled
+    engine.deployments.deploy(
+        [("b.bpmn", service_process('camunda:class="ok"', boundary='errorRef="E_OOS"'))]
+    )
+    plain = engine.runtime.start(key="p")
+    assert [a.activity_id for a in engine.history.activities(instance_id=plain.id)] == [
+        "start",
+        "Svc",
+        "After",
+    ]
