@@ -60,6 +60,8 @@ class JobInfo:
     error_message: str | None
     error_details: str | None
     failed_at: datetime | None
+    attempts: int = 0
+    max_retries: int = 0
 
     @property
     def is_incident(self) -> bool:
@@ -86,6 +88,8 @@ class JobInfo:
             job.error_message,
             job.error_details,
             job.failed_at,
+            attempts=job.attempts,
+            max_retries=job.max_retries,
         )
 
 
