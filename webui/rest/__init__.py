@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify
 
 from webui.auth import basic_auth_actor
-from webui.rest import definitions, deployments, history, instances, tasks
+from webui.rest import definitions, deployments, external_tasks, history, incidents, instances, tasks
 from webui.rest.common import engine, install_error_handlers
 
 PREFIX = "/engine-rest"
@@ -28,7 +28,16 @@ def register(app: Flask) -> None:
     def _authenticate() -> Any:
         return basic_auth_actor(engine())
 
-    for child in (misc, deployments.bp, definitions.bp, instances.bp, tasks.bp, history.bp):
+    for child in (
+        misc,
+        deployments.bp,
+        definitions.bp,
+        instances.bp,
+        tasks.bp,
+        history.bp,
+        external_tasks.bp,
+        incidents.bp,
+    ):
         api.register_blueprint(child)
     app.register_blueprint(api)
     install_error_handlers(app, PREFIX)
