@@ -1,9 +1,12 @@
-"""The ``flowdesk`` command: serve, deploy, start, tasks, complete, users."""
+"""The ``flowdesk`` command: serve, worker, deploy, start, tasks, complete, users."""
 
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from engine import Engine, database_url
 from engine.exceptions import DeploymentError, FlowdeskError
 from engine.tasks import TaskQuery
 from engine.variables import parse_cli_assignment
+from engine.worker import DEFAULT_POLL_INTERVAL, Worker, stop_on_signals
 
 PROCESSES_DIR = Path(__file__).resolve().parent.parent / "processes"
 DEMO_USERS = {
@@ -79,8 +83,16 @@ def deploy_demo(engine: Engine) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @db_option
 @click.option("--demo", is_flag=True, help="Deploy processes/ and create the demo users.")
-def serve(host: str, port: int, db: str | None, demo: bool) -> None:
-    """Start the web UI and the REST API."""
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=True,
+    show_default=True,
+    help="Run asynchronous jobs in this process too (one worker thread); "
+    "with --no-worker, run `flowdesk worker` beside it.",
+)
+def serve(host: str, port: int, db: str | None, demo: bool, with_worker: bool) -> None:
+    """Start the web UI and the REST API (and, unless --no-worker, a job worker)."""
     from waitress import serve as waitress_serve
 
     from webui import create_app
@@ -95,7 +107,88 @@ def serve(host: str, port: int, db: str | None, demo: bool) -> None:
             _fail(err)
     click.echo(f"Flowdesk on http://{host}:{port}/  (REST API: http://{host}:{port}/engine-rest)")
     click.echo(f"Database: {engine.database.url}")
-    waitress_serve(create_app(engine), host=host, port=port, threads=8)
+    stop = threading.Event()
+    worker: Worker | None = None
+    worker_thread: threading.Thread | None = None
+    if with_worker:
+        worker = Worker(engine)
+        worker_thread = threading.Thread(
+            target=worker.run_forever, args=(stop,), name="flowdesk-worker", daemon=True
+        )
+        worker_thread.start()
+        click.echo(f"Job worker: {worker.worker_id}")
+
+    def terminate(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)  # waitress stops on SystemExit and KeyboardInterrupt, like on Ctrl-C
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        waitress_serve(create_app(engine), host=host, port=port, threads=8)
+    finally:
+        # A second Ctrl-C or SIGTERM interrupts the join: the worker thread dies with the process
+        # and its open transaction is rolled back.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stop.set()
+        if worker is not None and worker_thread is not None:
+            click.echo("Stopping: waiting for running jobs to finish")
+            worker_thread.join()
+            click.echo(f"Job worker stopped; jobs: {dict(worker.counts()) or 'none'}")
+        engine.close()
+
+
+@main.command("worker")
+@db_option
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Jobs run side by side (threads).",
+)
+@click.option(
+    "--lock-seconds",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="How long after this worker dies its jobs go to other workers.",
+)
+@click.option(
+    "--poll-interval",
+    default=DEFAULT_POLL_INTERVAL,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds between looks for jobs made by other processes or due by time.",
+)
+@click.option("--worker-id", default=None, help="Name in job locks (default: host:pid:random).")
+def worker_command(
+    db: str | None, concurrency: int, lock_seconds: float, poll_interval: float, worker_id: str | None
+) -> None:
+    """Run asynchronous jobs (service task handlers) until SIGTERM or Ctrl-C.
+
+    Handlers come from the 'flowdesk.handlers' entry points and FLOWDESK_HANDLER_MODULES. Start as
+    many workers, on as many machines, as you like: each job runs once.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        engine = _engine(db)
+    except FlowdeskError as err:
+        _fail(err)
+        return
+    worker = Worker(
+        engine,
+        worker_id,
+        concurrency=concurrency,
+        lock_seconds=lock_seconds,
+        poll_interval=poll_interval,
+    )
+    stop = threading.Event()
+    restore = stop_on_signals(stop)
+    try:
+        worker.run_forever(stop)
+    finally:
+        restore()
+        engine.close()
 
 
 @main.command()
