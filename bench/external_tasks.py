@@ -166,7 +166,9 @@ def run_backend(name: str, url: str, per_batch: int, tmp: Path) -> dict[str, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.external_tasks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.external_tasks", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--instances", type=int, default=300, help="round trips per run (300)")
     parser.add_argument("--pg-url", default=os.environ.get("FLOWDESK_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
     parser.add_argument("--no-postgres", action="store_true")
