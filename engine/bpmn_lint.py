@@ -30,7 +30,16 @@ UNSUPPORTED_EVENTS = {
     "conditionalEventDefinition": "conditional events are not supported",
     "linkEventDefinition": "link events are not supported yet",
 }
+# SpiffWorkflow names its own start and end steps of every process (and subprocess) like this: a
+# BPMN element with one of these ids replaces them in the parsed spec, and the instance fails to
+# start with "No output task connected".
+RESERVED_IDS = ("Start", "End", "Root")
 _REFS = {"messageRef": "message", "errorRef": "error", "signalRef": "signal", "escalationRef": "escalation"}
+
+
+def _suggested_id(element: Element) -> str:
+    kind = local_name(element)
+    return f"{kind[0].upper()}{kind[1:]}_1"
 
 
 class Linter:
@@ -60,8 +69,23 @@ class Linter:
                 self._check_flows(container, filename, problems)
             self._check_start(process, filename, problems)
             self._check_scripts(process, filename, problems)
+            self._check_reserved_ids(process, filename, problems)
         self._check_refs(root, filename, problems)
         return problems
+
+    def _check_reserved_ids(self, process: Element, filename: str, problems: list[Problem]) -> None:
+        for element in iter_bpmn(process):
+            element_id = element.get("id")
+            if element_id in RESERVED_IDS:
+                problems.append(
+                    Problem(
+                        filename,
+                        f"the id `{element_id}` is reserved by the engine for its own {element_id.lower()} "
+                        f"step; rename the {local_name(element)} (e.g. `{_suggested_id(element)}`)",
+                        element.sourceline,
+                        element_id,
+                    )
+                )
 
     def _check_unsupported(self, process: Element, filename: str, problems: list[Problem]) -> None:
         for element in iter_bpmn(process):

@@ -23,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.exceptions import FlowdeskError, TaskNotFound
 from engine.spiff.families import Family
+from engine.spiff.pruning import Pruner
 from engine.spiff.serialization import workflow_from_json, workflow_to_json
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -210,6 +211,7 @@ class Runner:
     def _run_engine(self, result: StepResult) -> StepResult:
         self._snapshot = None
         seen: set[UUID] = set()
+        pruner = Pruner()
 
         def will(task: Any) -> None:
             if task.task_spec.bpmn_id is not None:
@@ -219,6 +221,7 @@ class Runner:
         def did(task: Any) -> None:
             if task.task_spec.bpmn_id is not None:
                 result.events.append(self._event(task, ended=task.has_state(TaskState.FINISHED_MASK)))
+            pruner.after(task)
 
         current: Any = None
         try:
@@ -226,6 +229,7 @@ class Runner:
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:
             current = getattr(err, "task", None)
             result.error = self._error(err, current)
+        pruner.finish()
         for task in self._walk():
             spec = task.task_spec
             # A boundary event waits as long as its activity runs; it enters history only if it fires.

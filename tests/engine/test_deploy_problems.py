@@ -100,3 +100,21 @@ def test_unknown_process_key_is_a_clear_error(engine: Engine) -> None:
     with pytest.raises(DefinitionNotFound) as err:
         engine.runtime.start(key="no_such_process")
     assert "no_such_process" in err.value.message
+
+
+def test_element_ids_the_library_uses_for_its_own_steps_are_refused(engine: Engine) -> None:
+    # SpiffWorkflow names its own start and end steps `Start` and `End`: an element with such an id
+    # replaces them, and every instance would fail to start with "No output task connected".
+    xml = camunda_process(
+        """
+    <bpmn:startEvent id="Start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:endEvent id="End"><bpmn:incoming>f1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="End" />"""
+    )
+    found = problems_of(engine, ("reserved.bpmn", xml))
+    assert found == [
+        "reserved.bpmn, line 8, element `Start`: the id `Start` is reserved by the engine for its own "
+        "start step; rename the startEvent (e.g. `StartEvent_1`)",
+        "reserved.bpmn, line 9, element `End`: the id `End` is reserved by the engine for its own "
+        "end step; rename the endEvent (e.g. `EndEvent_1`)",
+    ]
