@@ -13,10 +13,11 @@ from functools import cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.task_parsers import GatewayParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
-from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, ParallelGatewayConverter
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
@@ -29,6 +30,7 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.dialect import Dialect
+from engine.spiff.joins import MergingParallelGateway
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,19 @@ class SpiffWaitingServiceTask(ServiceTaskMixin, SpiffBpmnTask):  # type: ignore[
     """
 
 
+# Parallel joins keep every branch's changes (engine/spiff/joins.py), in every dialect.
+_JOINS = {full_tag("parallelGateway"): (GatewayParser, MergingParallelGateway)}
+
+
+class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
+    OVERRIDE_PARSER_CLASSES = {**BpmnParser.OVERRIDE_PARSER_CLASSES, **_JOINS}
+
+
 class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
     # Send and business rule tasks bound to a handler behave as service tasks: they wait for a job.
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        **_JOINS,
         full_tag("sendTask"): (CamundaTaskParser, ServiceTask),
         full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
     }
@@ -71,6 +82,7 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
 class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        **_JOINS,
         full_tag("serviceTask"): (SpiffTaskParser, SpiffWaitingServiceTask),
     }
 
@@ -78,7 +90,12 @@ class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
 def _serializer(config: dict[Any, Any]) -> Any:
     # The plain service task (which waits in STARTED for Flowdesk's job executor) has no converter
     # in SpiffWorkflow's configurations: without one, serializing fails late.
-    config = {**config, ServiceTask: BpmnTaskSpecConverter, SpiffWaitingServiceTask: SpiffBpmnTaskConverter}
+    config = {
+        **config,
+        ServiceTask: BpmnTaskSpecConverter,
+        SpiffWaitingServiceTask: SpiffBpmnTaskConverter,
+        MergingParallelGateway: ParallelGatewayConverter,
+    }
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))
     return BpmnWorkflowSerializer(registry)
 
@@ -90,5 +107,5 @@ def family(dialect: Dialect) -> Family:
     if dialect is Dialect.SPIFF:
         return Family(dialect, FlowdeskSpiffParser, _serializer(SPIFF_CONFIG))
     if dialect is Dialect.PLAIN:
-        return Family(dialect, BpmnParser, _serializer(DEFAULT_CONFIG))
+        return Family(dialect, FlowdeskBpmnParser, _serializer(DEFAULT_CONFIG))
     raise ValueError(f"no SpiffWorkflow parser family for dialect {dialect}")
