@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, ParallelGatewayConverter
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
@@ -61,6 +61,26 @@ class SpiffWaitingServiceTask(ServiceTaskMixin, SpiffBpmnTask):  # type: ignore[
     """
 
 
+class PassThroughManualTask(ManualTask):  # type: ignore[misc]
+    """Camunda 7 runs manual tasks as pass-through activities: the work happens outside the engine."""
+
+    activity_type = "manualTask"
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
+
+
+class PassThroughTask(NoneTask):  # type: ignore[misc]
+    """Camunda 7 runs an undefined task (bpmn:task) as a pass-through activity."""
+
+    activity_type = "task"
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
+
+
 # Parallel joins keep every branch's changes (engine/spiff/joins.py), in every dialect.
 _JOINS = {full_tag("parallelGateway"): (GatewayParser, MergingParallelGateway)}
 
@@ -76,6 +96,9 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
         **_JOINS,
         full_tag("sendTask"): (CamundaTaskParser, ServiceTask),
         full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
+        # SpiffWorkflow makes both wait for a person, who would have nothing to do in them.
+        full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
+        full_tag("task"): (CamundaTaskParser, PassThroughTask),
     }
 
 
@@ -95,6 +118,8 @@ def _serializer(config: dict[Any, Any]) -> Any:
         ServiceTask: BpmnTaskSpecConverter,
         SpiffWaitingServiceTask: SpiffBpmnTaskConverter,
         MergingParallelGateway: ParallelGatewayConverter,
+        PassThroughManualTask: BpmnTaskSpecConverter,
+        PassThroughTask: BpmnTaskSpecConverter,
     }
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))
     return BpmnWorkflowSerializer(registry)

@@ -87,7 +87,18 @@ class StepResult:
 
 
 def _activity_type(task: Any) -> str:
-    name = type(task.task_spec).__name__
+    """The activity type history shows: from the spec's class, or what the spec declares.
+
+    The Camunda parser builds embedded subprocesses with its call activity class; its description
+    still says what the element was.
+    """
+    spec = task.task_spec
+    declared = getattr(spec, "activity_type", None)
+    if isinstance(declared, str):
+        return declared
+    if getattr(spec, "description", None) == "Subprocess":
+        return "subProcess"
+    name = type(spec).__name__
     return name[0].lower() + name[1:]
 
 

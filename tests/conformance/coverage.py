@@ -1,0 +1,196 @@
+"""What of BPMN 2.0 Flowdesk runs, each row proved by a test; docs/bpmn-coverage.md is rendered from it.
+
+    python -m tests.conformance.coverage > docs/bpmn-coverage.md
+
+``tests/conformance/test_coverage_table.py`` fails when the document and this table disagree, when a
+row names a test that does not exist, or when a conformance test is in no row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    SUPPORTED = "supported"
+    PARTIAL = "partial"
+    NOT_SUPPORTED = "not supported"
+
+
+@dataclass(frozen=True)
+class Row:
+    area: str
+    element: str
+    status: Status
+    note: str
+    proof: str  # a test: "path/to/test_file.py::test_name"
+
+
+CONF = "tests/conformance/test_elements.py"
+S, P, N = Status.SUPPORTED, Status.PARTIAL, Status.NOT_SUPPORTED
+
+COVERAGE: tuple[Row, ...] = (
+    # -- tasks -----------------------------------------------------------------------------------
+    Row(
+        "Tasks",
+        "User task",
+        S,
+        "assignee, candidate users and groups (or lanes), due date, priority, `camunda:formData` "
+        "validated on completion",
+        "tests/engine/test_order_approval_lifecycle.py::test_full_run_to_completion_with_history",
+    ),
+    Row(
+        "Tasks",
+        "Script task (Python)",
+        S,
+        "sandboxed; forbidden scripts refused at deploy with their line",
+        "tests/engine/test_scripts_and_data.py::test_a_failing_script_records_the_error",
+    ),
+    Row(
+        "Tasks",
+        "Service task (Python handler)",
+        S,
+        "`camunda:delegateExpression`, `camunda:class`, spiff operator; inline or as a job with retries",
+        "tests/engine/test_service_tasks_inline.py::test_delegate_expression_handler_runs_inline_with_mappings",
+    ),
+    Row(
+        "Tasks",
+        "Service task (external worker)",
+        S,
+        "Camunda 7 external-task REST protocol",
+        "tests/rest/test_external_task_client.py::"
+        "test_camunda_python_worker_completes_fails_retries_and_throws_bpmn_errors",
+    ),
+    Row(
+        "Tasks",
+        "Send task, business rule task bound to a handler",
+        S,
+        "run like service tasks",
+        "tests/engine/test_service_task_dialects.py::test_camunda_send_task_with_class_binding_and_list_map_inputs",
+    ),
+    Row(
+        "Tasks",
+        "Manual task, undefined task",
+        S,
+        "pass through, as in Camunda 7",
+        f"{CONF}::test_manual_and_plain_tasks_pass_the_token_on",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance user task (parallel, sequential)",
+        P,
+        "`camunda:collection` / `camunda:elementVariable`; multi-instance script and service tasks are "
+        "not parsed yet",
+        f"{CONF}::test_multi_instance_user_tasks_parallel_then_sequential",
+    ),
+    Row(
+        "Tasks",
+        "Call activity",
+        N,
+        "refused at deploy time",
+        f"{CONF}::test_call_activity_is_refused_at_deploy",
+    ),
+    # -- gateways --------------------------------------------------------------------------------
+    Row(
+        "Gateways",
+        "Exclusive gateway",
+        S,
+        "conditions and default flow; a flow without either is a deploy error",
+        "tests/engine/test_order_approval_lifecycle.py::test_rejected_order_ends_on_default_flow",
+    ),
+    Row(
+        "Gateways",
+        "Parallel gateway",
+        S,
+        "fork and join; every branch's variable changes survive the join (later writes win)",
+        "tests/engine/test_parallel_join_data.py::test_each_branch_keeps_its_changes_whichever_arrives_last",
+    ),
+    Row(
+        "Gateways",
+        "Inclusive gateway",
+        S,
+        "every true branch, or the default; the join waits for those",
+        f"{CONF}::test_inclusive_gateway_runs_every_true_branch_and_joins_them",
+    ),
+    Row(
+        "Gateways",
+        "Gateway loops",
+        S,
+        "thousands of iterations; finished tasks are pruned from the state",
+        "tests/engine/test_long_loops.py::test_a_gateway_loop_of_5000_iterations_runs_to_the_end",
+    ),
+    # -- structure -------------------------------------------------------------------------------
+    Row(
+        "Structure",
+        "Embedded subprocess",
+        S,
+        "shares the instance's variables",
+        f"{CONF}::test_embedded_subprocess_shares_the_instance_variables",
+    ),
+    Row(
+        "Structure",
+        "Lanes",
+        S,
+        "lane name = candidate group",
+        "tests/engine/test_scripts_and_data.py::test_lanes_give_candidate_groups_and_parallel_branches_join",
+    ),
+    # -- events ----------------------------------------------------------------------------------
+    Row(
+        "Events",
+        "None start and end events",
+        S,
+        "",
+        "tests/engine/test_order_approval_lifecycle.py::test_full_run_to_completion_with_history",
+    ),
+    Row(
+        "Events",
+        "Terminate end event",
+        S,
+        "ends the instance and its open tasks",
+        f"{CONF}::test_terminate_end_event_ends_the_instance_and_its_open_tasks",
+    ),
+    Row(
+        "Events",
+        "Error boundary event on a service task",
+        S,
+        "`BpmnError` from a handler or an external worker, matched by code or caught by a catch-all",
+        "tests/engine/test_service_tasks_inline.py::test_bpmn_error_is_caught_by_matching_boundary",
+    ),
+    Row(
+        "Events",
+        "Error end event",
+        S,
+        "caught by the error boundary event of its subprocess",
+        f"{CONF}::test_error_end_event_in_a_subprocess_is_caught_by_its_boundary",
+    ),
+    Row(
+        "Events",
+        "Escalation end event",
+        S,
+        "caught by the escalation boundary event of its subprocess",
+        f"{CONF}::test_escalation_end_event_is_caught_by_its_boundary",
+    ),
+)
+
+
+def render() -> str:
+    lines = [
+        "# BPMN coverage",
+        "",
+        "What of BPMN 2.0 Flowdesk runs. Every row names the test that proves it. The tables are",
+        "generated from `tests/conformance/coverage.py`",
+        "(`python -m tests.conformance.coverage > docs/bpmn-coverage.md`); a test fails when they disagree.",
+        "",
+    ]
+    for area in dict.fromkeys(row.area for row in COVERAGE):
+        lines += [f"## {area}", "", "| Element | Status | Notes | Proved by |", "|---|---|---|---|"]
+        for row in (r for r in COVERAGE if r.area == area):
+            path, name = row.proof.split("::")
+            lines.append(f"| {row.element} | {row.status.value} | {row.note} | `{name}` ({path}) |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
