@@ -14,7 +14,7 @@ from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
 from engine.problems import Problem
-from engine.references import unsupported_expressions
+from engine.references import split_list, value_problems
 
 
 @dataclass
@@ -69,12 +69,6 @@ class ProcessModel:
             },
             start_form=list(start_form or []),
         )
-
-
-def _split(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _lanes(process: Element) -> dict[str, str]:
@@ -155,21 +149,15 @@ def extract_process_model(
         )
         if dialect is Dialect.CAMUNDA7:
             task.assignee = camunda_attr(element, "assignee")
-            task.candidate_users = _split(camunda_attr(element, "candidateUsers"))
-            task.candidate_groups = _split(camunda_attr(element, "candidateGroups"))
+            task.candidate_users = split_list(camunda_attr(element, "candidateUsers"))
+            task.candidate_groups = split_list(camunda_attr(element, "candidateGroups"))
             task.due_date = camunda_attr(element, "dueDate")
             task.priority = camunda_attr(element, "priority")
             task.form_fields = _form_fields(element, filename, problems)
             for attribute in ("assignee", "candidateUsers", "candidateGroups", "dueDate", "priority"):
-                for expression in unsupported_expressions(camunda_attr(element, attribute)):
+                for message in value_problems(split_list(camunda_attr(element, attribute))):
                     problems.append(
-                        Problem(
-                            filename,
-                            f"camunda:{attribute} expression `{expression}` is not supported yet: "
-                            "use a literal or a ${variable} reference",
-                            element.sourceline,
-                            element_id,
-                        )
+                        Problem(filename, f"camunda:{attribute}: {message}", element.sourceline, element_id)
                     )
         if not task.candidate_groups and not task.candidate_users and not task.assignee:
             # Plain and spiff files say who works on a task with lanes: lane name = group.

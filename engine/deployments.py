@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.bindings import EXTERNAL
+from engine import expressions
+from engine.bindings import EXPRESSION, EXTERNAL
 from engine.bpmn_files import load_bpmn
 from engine.bpmn_lint import Linter
 from engine.bpmn_model import ProcessModel, extract_process_model
@@ -83,6 +84,8 @@ class DeploymentService:
                 contents[filename] = data
         if problems:
             raise DeploymentError(problems)
+        for source in sources:
+            expressions.mark_conditions(source.root)
         parsed = parse_processes(sources)
         checked: list[_Checked] = []
         model_problems: list[Problem] = []
@@ -112,7 +115,7 @@ class DeploymentService:
         """Service tasks naming a handler nobody registered (external topics wait for workers by design)."""
         problems: list[Problem] = []
         for service in model.service_tasks.values():
-            if service.kind == EXTERNAL or service.name in self.handlers:
+            if service.kind in (EXTERNAL, EXPRESSION) or service.name in self.handlers:
                 continue
             element = element_by_id(process.source.root, service.activity_id)
             closest = self.handlers.closest(service.name)

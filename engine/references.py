@@ -1,55 +1,73 @@
-"""``${name}`` references in BPMN attributes and parameters, resolved against variables.
+"""EL in BPMN attributes and parameters (``camunda:assignee="${owner}"``, ``Order ${id}``).
 
-Camunda files write values as EL. Until a full EL evaluator exists, Flowdesk evaluates the part
-that covers assignments and mappings, variable references with field access, and refuses every
-other expression at deploy time (``unsupported_expressions``) instead of passing it on as text.
+A whole ``${expr}`` keeps its value's type; text with expressions inside is a String; text without
+any is itself. Expressions are checked at deploy time (``value_problems``) and translated once
+(``engine.el`` caches them); at run time they are evaluated in the sandbox.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-_PATH = r"\$\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}"
-_REF = re.compile(f"^{_PATH}$")
-_EMBEDDED = re.compile(_PATH)
-_ANY_EXPRESSION = re.compile(r"[$#]\{([^}]*)\}")
+from engine.el import ELError, compile_el, is_el
+from engine.sandbox import Sandbox
 
 
-def resolve_value(text: str | None, variables: Mapping[str, Any]) -> Any:
-    """A literal, the value of a whole ``${name}`` / ``${a.b}`` reference (None when it does not
-    resolve), or text with references inside it replaced by their values (``Order ${id}``)."""
+@cache
+def _default_sandbox() -> Sandbox:
+    return Sandbox()
+
+
+def resolve_value(text: str | None, variables: Mapping[str, Any], sandbox: Sandbox | None = None) -> Any:
+    """The value of ``text``: a literal as it is, EL evaluated; raise ELError when it fails.
+
+    Without ``sandbox`` a shared default one (2 s limit) runs the expression.
+    """
     if text is None:
         return None
-    match = _REF.match(text)
-    if match:
-        return _lookup(match.group(1), variables)
-    if "${" not in text:
+    if not is_el(text):
         return text
-    return _EMBEDDED.sub(lambda m: _text(_lookup(m.group(1), variables)), text)
+    return compile_el(text).evaluate(variables, sandbox or _default_sandbox())
 
 
-def _lookup(path: str, variables: Mapping[str, Any]) -> Any:
-    value: Any = variables
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        else:
-            return None
-    return value
+def value_problems(value: Any) -> list[str]:
+    """Messages for every EL text in ``value`` (text, or lists and maps of text) that cannot run."""
+    if isinstance(value, list):
+        return [problem for item in value for problem in value_problems(item)]
+    if isinstance(value, dict):
+        return [problem for item in value.values() for problem in value_problems(item)]
+    if not isinstance(value, str) or not is_el(value):
+        return []
+    try:
+        compile_el(value)
+    except ELError as err:
+        return [f"expression `{value}`: {err.message}"]
+    return []
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def unsupported_expressions(text: str | None) -> list[str]:
-    """The ``${...}`` expressions in ``text`` that are more than variable references."""
+def split_list(text: str | None) -> list[str]:
+    """Camunda's comma-separated attribute (``finance, ${extraGroup}``): commas inside ``${...}``
+    (and inside its quoted strings) do not split."""
     if not text:
         return []
-    return [m.group(0) for m in _ANY_EXPRESSION.finditer(text) if not _REF.match(m.group(0))]
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote and text[i - 1] != "\\" else quote
+        elif depth and char in "'\"":
+            quote = char
+        elif char == "{" and i and text[i - 1] in "$#":
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char == "," and not depth:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]

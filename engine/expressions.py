@@ -1,0 +1,72 @@
+"""Which language an expression in a BPMN file is written in, checked at deploy time and run later.
+
+SpiffWorkflow hands every condition and expression to the script engine as text. Python is what
+spiffworkflow and plain files write; Camunda 7 files write EL (``${amount > 1000}``), which can never
+be valid Python (``$`` is not a Python character), so the text itself tells the two apart.
+
+Sequence flow conditions and completion conditions must come out as a Boolean, so at deploy time
+their EL text is handed to SpiffWorkflow with ``EL_CONDITION`` in front; the script engine then
+knows to insist on a Boolean (Camunda's rule) instead of Python's truthiness, where the String
+``'false'`` would count as true. The stored BPMN file itself is never changed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+from engine.bpmn_xml import Element, iter_bpmn
+from engine.el import ELError, compile_el, is_el
+from engine.exceptions import ScriptError
+from engine.sandbox import Sandbox
+
+EL_CONDITION = "el-condition:"
+CONDITION_ELEMENTS = ("conditionExpression", "completionCondition")
+EXPRESSION_ELEMENTS = (*CONDITION_ELEMENTS, "loopCardinality")
+
+
+def is_foreign(expression: str) -> bool:
+    """Whether ``expression`` is EL (a marked condition or ``${...}`` text) rather than Python."""
+    return expression.startswith(EL_CONDITION) or expression.lstrip().startswith(("${", "#{"))
+
+
+def is_el_text(source: str) -> bool:
+    """Whether deploy-time checks should read ``source`` as EL: it starts with ``${``, or it holds
+    ``${`` and is not Python (composite text such as ``approved is ${approved}``)."""
+    if is_foreign(source):
+        return True
+    if not is_el(source):
+        return False
+    try:
+        ast.parse(source.strip(), mode="eval")
+    except SyntaxError:
+        return True
+    return False
+
+
+def evaluate(expression: str, variables: Mapping[str, Any], sandbox: Sandbox) -> Any:
+    """The value of an EL expression that ``is_foreign``, evaluated in ``sandbox``."""
+    if expression.startswith(EL_CONDITION):
+        return compile_el(expression[len(EL_CONDITION) :], condition=True).evaluate(variables, sandbox)
+    return compile_el(expression.strip()).evaluate(variables, sandbox)
+
+
+def check(source: str, condition: bool, sandbox: Sandbox) -> str | None:
+    """Why the EL text ``source`` cannot be used (a message naming it and what to write), or None."""
+    try:
+        compiled = compile_el(source, condition=condition)
+        sandbox.check(compiled.python, "eval")
+    except ELError as err:
+        return f"expression `{source}`: {err.message}"
+    except ScriptError as err:  # the sandbox refused the translation: never expected, still reported
+        return f"expression `{source}` cannot run in the sandbox: {err.message}"
+    return None
+
+
+def mark_conditions(root: Element) -> None:
+    """Put ``EL_CONDITION`` before the EL conditions of ``root`` (a tree about to be parsed)."""
+    for element in iter_bpmn(root, *CONDITION_ELEMENTS):
+        text = element.text
+        if text and is_el(text) and text.lstrip().startswith(("${", "#{")):
+            element.text = EL_CONDITION + text.strip()
