@@ -48,6 +48,7 @@ class ServiceTaskModel:
     priority: int = 0
     expression: str | None = None  # EXPRESSION: the EL text
     result_variable: str | None = None  # camunda:resultVariable: where its value goes
+    language: str = "el"  # of the mappings: "el" (Camunda 7) or "feel" (Camunda 8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

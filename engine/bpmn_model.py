@@ -6,15 +6,16 @@ assignment (assignee, candidates, lanes), due dates, priorities and Camunda gene
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from engine import zeebe
 from engine.bindings import SERVICE_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
 from engine.problems import Problem
-from engine.references import split_list, value_problems
+from engine.references import FEEL, split_list, value_problems
 
 
 @dataclass
@@ -28,6 +29,7 @@ class UserTaskModel:
     due_date: str | None = None
     priority: str | None = None
     form_fields: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "el"  # of the attributes: "el" (Camunda 7) or "feel" (Camunda 8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,7 +138,10 @@ def extract_process_model(
         if kind == "startEvent" and element.getparent() is process:
             model.start_form = _form_fields(element, filename, problems)
         if kind in SERVICE_KINDS:
-            service = service_task_model(element, filename, problems)
+            if dialect is Dialect.ZEEBE:
+                service = zeebe.service_task(element, filename, problems)
+            else:
+                service = service_task_model(element, filename, problems)
             if service is not None:
                 model.service_tasks[element_id] = service
             continue
@@ -159,6 +164,9 @@ def extract_process_model(
                     problems.append(
                         Problem(filename, f"camunda:{attribute}: {message}", element.sourceline, element_id)
                     )
+        elif dialect is Dialect.ZEEBE:
+            attributes = zeebe.user_task_attributes(element, filename, problems)
+            task = replace(task, language=FEEL, **attributes)  # type: ignore[arg-type]
         if not task.candidate_groups and not task.candidate_users and not task.assignee:
             # Plain and spiff files say who works on a task with lanes: lane name = group.
             lane = lanes.get(element_id)

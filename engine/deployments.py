@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import expressions
+from engine import expressions, zeebe
 from engine.bindings import EXPRESSION, EXTERNAL
 from engine.bpmn_files import load_bpmn
 from engine.bpmn_lint import Linter
@@ -104,6 +104,7 @@ class DeploymentService:
             model = extract_process_model(
                 process.process_element, process.source.dialect, process.source.filename, model_problems
             )
+            zeebe.bind_job_types(model.service_tasks, self.handlers)
             model_problems += self._unbound(model, process)
             content = contents[process.source.filename]
             checked.append(_Checked(process, model, hashlib.sha256(content).hexdigest(), content))

@@ -58,7 +58,7 @@ class Executor:
     def inputs(self, model: ServiceTaskModel, data: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, spec in model.inputs:
-            values[name] = _resolve(spec, data, self.sandbox)
+            values[name] = _resolve(spec, data, self.sandbox, model.language)
         for name, expression in model.spiff_params.items():
             values[name] = self.sandbox.evaluate(expression, {**data, **values})
         return values
@@ -125,7 +125,9 @@ class Executor:
         result = dict(returned or {})
         if model.outputs:
             scope = {**data, **inputs, **result}
-            result = {name: _resolve(spec, scope, self.sandbox) for name, spec in model.outputs}
+            result = {
+                name: _resolve(spec, scope, self.sandbox, model.language) for name, spec in model.outputs
+            }
         return {name: check_storable(name, value) for name, value in result.items()}
 
     def _expression(self, model: ServiceTaskModel, waiting: WaitingServiceTask) -> Outcome:
@@ -261,9 +263,9 @@ def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
         mark_jobs_created(session)
 
 
-def _resolve(spec: Any, scope: Mapping[str, Any], sandbox: Sandbox) -> Any:
+def _resolve(spec: Any, scope: Mapping[str, Any], sandbox: Sandbox, language: str) -> Any:
     if isinstance(spec, list):
-        return [_resolve(item, scope, sandbox) for item in spec]
+        return [_resolve(item, scope, sandbox, language) for item in spec]
     if isinstance(spec, dict):
-        return {key: _resolve(value, scope, sandbox) for key, value in spec.items()}
-    return resolve_value(spec, scope, sandbox)
+        return {key: _resolve(value, scope, sandbox, language) for key, value in spec.items()}
+    return resolve_value(spec, scope, sandbox, language)

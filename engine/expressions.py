@@ -4,10 +4,12 @@ SpiffWorkflow hands every condition and expression to the script engine as text.
 spiffworkflow and plain files write; Camunda 7 files write EL (``${amount > 1000}``), which can never
 be valid Python (``$`` is not a Python character), so the text itself tells the two apart.
 
+Camunda 8 files write FEEL with a leading ``=`` (``=amount > 1000``), which cannot start Python either.
+
 Sequence flow conditions and completion conditions must come out as a Boolean, so at deploy time
-their EL text is handed to SpiffWorkflow with ``EL_CONDITION`` in front; the script engine then
-knows to insist on a Boolean (Camunda's rule) instead of Python's truthiness, where the String
-``'false'`` would count as true. The stored BPMN file itself is never changed.
+their EL and FEEL text is handed to SpiffWorkflow with ``EL_CONDITION`` (``FEEL_CONDITION``) in
+front; the script engine then knows to insist on a Boolean (Camunda's rule) instead of Python's
+truthiness, where the String ``'false'`` would count as true. The stored BPMN file itself is never changed.
 """
 
 from __future__ import annotations
@@ -19,16 +21,21 @@ from typing import Any
 from engine.bpmn_xml import Element, iter_bpmn
 from engine.el import ELError, compile_el, is_el
 from engine.exceptions import ScriptError
+from engine.feel import FeelError, compile_feel, is_feel
 from engine.sandbox import Sandbox
 
 EL_CONDITION = "el-condition:"
+FEEL_CONDITION = "feel-condition:"
 CONDITION_ELEMENTS = ("conditionExpression", "completionCondition")
 EXPRESSION_ELEMENTS = (*CONDITION_ELEMENTS, "loopCardinality")
 
 
 def is_foreign(expression: str) -> bool:
-    """Whether ``expression`` is EL (a marked condition or ``${...}`` text) rather than Python."""
-    return expression.startswith(EL_CONDITION) or expression.lstrip().startswith(("${", "#{"))
+    """Whether ``expression`` is EL or FEEL (a marked condition, ``${...}`` or ``=...`` text) rather
+    than Python; neither ``$`` nor a leading ``=`` can start a Python expression."""
+    return expression.startswith((EL_CONDITION, FEEL_CONDITION)) or expression.lstrip().startswith(
+        ("${", "#{", "=")
+    )
 
 
 def is_el_text(source: str) -> bool:
@@ -49,15 +56,21 @@ def evaluate(expression: str, variables: Mapping[str, Any], sandbox: Sandbox) ->
     """The value of an EL expression that ``is_foreign``, evaluated in ``sandbox``."""
     if expression.startswith(EL_CONDITION):
         return compile_el(expression[len(EL_CONDITION) :], condition=True).evaluate(variables, sandbox)
+    if expression.startswith(FEEL_CONDITION):
+        return compile_feel(expression[len(FEEL_CONDITION) :], condition=True).evaluate(variables, sandbox)
+    if is_feel(expression):
+        return compile_feel(expression.strip()).evaluate(variables, sandbox)
     return compile_el(expression.strip()).evaluate(variables, sandbox)
 
 
 def check(source: str, condition: bool, sandbox: Sandbox) -> str | None:
     """Why the EL text ``source`` cannot be used (a message naming it and what to write), or None."""
     try:
-        compiled = compile_el(source, condition=condition)
-        sandbox.check(compiled.python, "eval")
-    except ELError as err:
+        if is_feel(source):
+            sandbox.check(compile_feel(source, condition=condition).python, "eval")
+        else:
+            sandbox.check(compile_el(source, condition=condition).python, "eval")
+    except (ELError, FeelError) as err:
         return f"expression `{source}`: {err.message}"
     except ScriptError as err:  # the sandbox refused the translation: never expected, still reported
         return f"expression `{source}` cannot run in the sandbox: {err.message}"
@@ -65,8 +78,11 @@ def check(source: str, condition: bool, sandbox: Sandbox) -> str | None:
 
 
 def mark_conditions(root: Element) -> None:
-    """Put ``EL_CONDITION`` before the EL conditions of ``root`` (a tree about to be parsed)."""
+    """Put ``EL_CONDITION`` / ``FEEL_CONDITION`` before the EL and FEEL conditions of ``root`` (a
+    tree about to be parsed)."""
     for element in iter_bpmn(root, *CONDITION_ELEMENTS):
         text = element.text
         if text and is_el(text) and text.lstrip().startswith(("${", "#{")):
             element.text = EL_CONDITION + text.strip()
+        elif text and is_feel(text):
+            element.text = FEEL_CONDITION + text.strip()

@@ -12,7 +12,11 @@ from functools import cache
 from typing import Any
 
 from engine.el import ELError, compile_el, is_el
+from engine.feel import FeelError, compile_feel, is_feel
 from engine.sandbox import Sandbox
+
+EL = "el"  # Camunda 7 files: ${...}
+FEEL = "feel"  # Camunda 8 files: =...
 
 
 @cache
@@ -20,29 +24,36 @@ def _default_sandbox() -> Sandbox:
     return Sandbox()
 
 
-def resolve_value(text: str | None, variables: Mapping[str, Any], sandbox: Sandbox | None = None) -> Any:
-    """The value of ``text``: a literal as it is, EL evaluated; raise ELError when it fails.
-
-    Without ``sandbox`` a shared default one (2 s limit) runs the expression.
-    """
+def resolve_value(
+    text: str | None, variables: Mapping[str, Any], sandbox: Sandbox | None = None, language: str = EL
+) -> Any:
+    """The value of ``text``: a literal as it is, EL (or FEEL for ``language=FEEL``) evaluated;
+    raise ELError / FeelError when it fails. Without ``sandbox`` a shared default one runs it."""
     if text is None:
         return None
+    if language == FEEL:
+        if not is_feel(text):
+            return text
+        return compile_feel(text).evaluate(variables, sandbox or _default_sandbox())
     if not is_el(text):
         return text
     return compile_el(text).evaluate(variables, sandbox or _default_sandbox())
 
 
-def value_problems(value: Any) -> list[str]:
-    """Messages for every EL text in ``value`` (text, or lists and maps of text) that cannot run."""
+def value_problems(value: Any, language: str = EL) -> list[str]:
+    """Messages for every expression in ``value`` (text, or lists and maps of text) that cannot run."""
     if isinstance(value, list):
-        return [problem for item in value for problem in value_problems(item)]
+        return [problem for item in value for problem in value_problems(item, language)]
     if isinstance(value, dict):
-        return [problem for item in value.values() for problem in value_problems(item)]
-    if not isinstance(value, str) or not is_el(value):
+        return [problem for item in value.values() for problem in value_problems(item, language)]
+    if not isinstance(value, str):
         return []
     try:
-        compile_el(value)
-    except ELError as err:
+        if language == FEEL:
+            compile_feel(value)
+        elif is_el(value):
+            compile_el(value)
+    except (ELError, FeelError) as err:
         return [f"expression `{value}`: {err.message}"]
     return []
 

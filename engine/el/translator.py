@@ -12,9 +12,7 @@ from lark import Token, Tree
 
 from engine.el.coercion import LONG_MAX
 from engine.el.errors import ELError
-
-MAX_DEPTH = 40
-"""Deepest expression tree translated; realistic conditions stay below 10."""
+from engine.el.tree import TreeTranslator
 
 METHODS = (
     "execution.getVariable(name)",
@@ -37,51 +35,10 @@ _ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "div", "div": "div", "%": "mo
 _ESCAPES = {"\\": "\\", "'": "'", '"': '"'}
 
 
-def _column(node: Tree[Token] | Token) -> int | None:
-    if isinstance(node, Token):
-        return node.column
-    meta = node.meta
-    return None if meta.empty else meta.column
+class Translator(TreeTranslator):
+    """Translates one parsed EL expression; ``offset`` places its columns in the whole text."""
 
-
-def _depth(tree: Tree[Token]) -> int:
-    deepest, stack = 0, [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
-    return deepest
-
-
-class Translator:
-    """Translates one parsed expression; ``offset`` places its columns in the whole text."""
-
-    def __init__(self, offset: int = 0) -> None:
-        self.offset = offset
-
-    def fail(self, message: str, node: Tree[Token] | Token | None) -> ELError:
-        column = _column(node) if node is not None else None
-        position = column + self.offset if column is not None else None
-        where = f" (column {position})" if position is not None else ""
-        return ELError(f"{message}{where}", position=position)
-
-    def translate(self, tree: Tree[Token]) -> str:
-        if _depth(tree) > MAX_DEPTH:
-            raise self.fail(
-                f"the expression is nested more than {MAX_DEPTH} levels deep; split it, or compute "
-                "the value in a script task",
-                tree,
-            )
-        return self.node(tree)
-
-    def node(self, node: Tree[Token] | Token) -> str:
-        if isinstance(node, Token):  # a bare atom without a rule (cannot happen with this grammar)
-            raise self.fail(f"unexpected `{node}`", node)
-        handler = getattr(self, f"t_{node.data}", None)
-        if handler is None:
-            raise self.fail(f"`{node.data}` is not supported", node)
-        result: str = handler(node)
-        return result
+    error = ELError
 
     # -- literals and names ---------------------------------------------------------------------------
 
@@ -203,15 +160,11 @@ class Translator:
         test, yes, no = (self.node(child) for child in node.children)
         return f"({yes} if el.to_bool({test}) else {no})"
 
-    def _logical(self, node: Tree[Token], keyword: str) -> str:
-        left, _, right = node.children
-        return f"(el.to_bool({self.node(left)}) {keyword} el.to_bool({self.node(right)}))"
-
     def t_or_(self, node: Tree[Token]) -> str:
-        return self._logical(node, "or")
+        return self.binary(node, "(el.to_bool({left}) or el.to_bool({right}))")
 
     def t_and_(self, node: Tree[Token]) -> str:
-        return self._logical(node, "and")
+        return self.binary(node, "(el.to_bool({left}) and el.to_bool({right}))")
 
     def t_not_(self, node: Tree[Token]) -> str:
         return f"(not el.to_bool({self.node(node.children[1])}))"
@@ -223,9 +176,7 @@ class Translator:
         return f"el.empty({self.node(node.children[1])})"
 
     def t_compare(self, node: Tree[Token]) -> str:
-        left, op, right = node.children
-        return f"el.{_COMPARE[str(op)]}({self.node(left)}, {self.node(right)})"
+        return self.binary(node, f"el.{_COMPARE[str(node.children[1])]}({{left}}, {{right}})")
 
     def t_arith(self, node: Tree[Token]) -> str:
-        left, op, right = node.children
-        return f"el.{_ARITH[str(op)]}({self.node(left)}, {self.node(right)})"
+        return self.binary(node, f"el.{_ARITH[str(node.children[1])]}({{left}}, {{right}})")
