@@ -77,15 +77,13 @@ class DeploymentService:
                 problems.extend(err.problems)
                 continue
             root = tree.getroot()
-            file_problems = self.linter.check(root, filename)
+            file_problems = self.linter.check(root, filename) + expressions.prepare(root, filename)
             problems.extend(file_problems)
             if not file_problems:
                 sources.append(SourceFile(filename, root, dialect))
                 contents[filename] = data
         if problems:
             raise DeploymentError(problems)
-        for source in sources:
-            expressions.mark_conditions(source.root)
         parsed = parse_processes(sources)
         checked: list[_Checked] = []
         model_problems: list[Problem] = []

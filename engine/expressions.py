@@ -15,13 +15,15 @@ truthiness, where the String ``'false'`` would count as true. The stored BPMN fi
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from engine.bpmn_xml import Element, iter_bpmn
+from engine.bpmn_xml import CAMUNDA_NS, Element, iter_bpmn, q
 from engine.el import ELError, compile_el, is_el
 from engine.exceptions import ScriptError
 from engine.feel import FeelError, compile_feel, is_feel
+from engine.problems import Problem
 from engine.sandbox import Sandbox
 
 EL_CONDITION = "el-condition:"
@@ -77,9 +79,42 @@ def check(source: str, condition: bool, sandbox: Sandbox) -> str | None:
     return None
 
 
-def mark_conditions(root: Element) -> None:
-    """Put ``EL_CONDITION`` / ``FEEL_CONDITION`` before the EL and FEEL conditions of ``root`` (a
-    tree about to be parsed)."""
+def prepare(root: Element, filename: str) -> list[Problem]:
+    """Hand ``root``'s expressions to SpiffWorkflow in the form it runs (the tree is about to be
+    parsed; the stored file is not changed); problems for what cannot be handed over.
+
+    Conditions get ``EL_CONDITION`` / ``FEEL_CONDITION`` in front. ``camunda:collection`` names
+    the variable holding a multi-instance collection, which SpiffWorkflow reads as a plain name:
+    ``${items}`` becomes ``items``.
+    """
+    _mark_conditions(root)
+    problems: list[Problem] = []
+    for loop in iter_bpmn(root, "multiInstanceLoopCharacteristics"):
+        collection = loop.get(_COLLECTION)
+        if collection is None or not is_el(collection):
+            continue
+        match = _WHOLE_NAME.match(collection)
+        if match is None:
+            owner = loop.getparent()
+            problems.append(
+                Problem(
+                    filename,
+                    f"camunda:collection `{collection}` must name a variable, e.g. ${{items}}; compute "
+                    "other collections into a variable first (a script task or an output mapping)",
+                    loop.sourceline,
+                    owner.get("id") if owner is not None else None,
+                )
+            )
+            continue
+        loop.set(_COLLECTION, match.group(1))
+    return problems
+
+
+_COLLECTION = q("collection", CAMUNDA_NS)
+_WHOLE_NAME = re.compile(r"^\s*[$#]\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\s*$")
+
+
+def _mark_conditions(root: Element) -> None:
     for element in iter_bpmn(root, *CONDITION_ELEMENTS):
         text = element.text
         if text and is_el(text) and text.lstrip().startswith(("${", "#{")):

@@ -213,3 +213,53 @@ def test_a_failing_input_expression_becomes_a_job_failure(engine: Engine, handle
     [job] = engine.jobs.list(instance_id=instance.id)
     assert job.error_message and "input mapping failed" in job.error_message
     assert "`${total / parts}`: division by zero" in job.error_message
+
+
+def test_an_async_camunda_expression_runs_in_a_worker(engine: Engine) -> None:
+    xml = camunda_process("""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Calc" camunda:asyncBefore="true"
+        camunda:expression="${empty discount ? price : price - discount}" camunda:resultVariable="net">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:userTask id="After" camunda:candidateGroups="sales"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Calc" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Calc" targetRef="After" />
+    <bpmn:sequenceFlow id="f3" sourceRef="After" targetRef="end" />""")
+    engine.deployments.deploy([("calc.bpmn", xml)])
+    instance = engine.runtime.start(key="p", variables={"price": 100, "discount": None})
+    assert "net" not in engine.runtime.variables(instance.id)  # asyncBefore: waits for a worker
+    [job] = engine.jobs.acquire("w")
+    engine.jobs.run(job.id, "w")
+    assert engine.runtime.variables(instance.id)["net"] == 100
+    assert [t.activity_id for t in engine.tasks.list(TaskQuery(instance_id=instance.id))] == ["After"]
+
+
+def _each(collection: str) -> bytes:
+    return camunda_process(f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Each" camunda:candidateGroups="sales" camunda:assignee="${{item.owner}}">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics camunda:collection="{collection}"
+          camunda:elementVariable="item" />
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Each" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Each" targetRef="end" />""")
+
+
+def test_a_multi_instance_collection_written_as_el_names_its_variable(engine: Engine) -> None:
+    engine.deployments.deploy([("each.bpmn", _each("${reviews}"))])
+    reviews = [{"owner": "kim"}, {"owner": "lee"}]
+    instance = engine.runtime.start(key="p", variables={"reviews": reviews})
+    tasks = engine.tasks.list(TaskQuery(instance_id=instance.id))
+    assert sorted(t.assignee or "" for t in tasks) == ["kim", "lee"]
+
+
+def test_a_computed_multi_instance_collection_is_a_deploy_problem(engine: Engine) -> None:
+    with pytest.raises(DeploymentError) as err:
+        engine.deployments.deploy([("each.bpmn", _each("${order.lines}"))])
+    [problem] = err.value.problems
+    assert problem.element_id == "Each" and problem.line == 12
+    assert "camunda:collection `${order.lines}` must name a variable" in problem.message
