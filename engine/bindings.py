@@ -212,7 +212,11 @@ def service_task_model(element: Element, filename: str, problems: list[Problem])
     except ValueError:
         problems.append(
             Problem(
-                filename, f"priority `{priority_text}` is not a whole number", element.sourceline, element_id
+                filename,
+                f"priority `{priority_text}` is not a whole number"
+                + ("; job priorities cannot be expressions yet" if "${" in priority_text else ""),
+                element.sourceline,
+                element_id,
             )
         )
         priority = 0

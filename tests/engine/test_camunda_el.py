@@ -263,3 +263,24 @@ def test_a_computed_multi_instance_collection_is_a_deploy_problem(engine: Engine
     [problem] = err.value.problems
     assert problem.element_id == "Each" and problem.line == 12
     assert "camunda:collection `${order.lines}` must name a variable" in problem.message
+
+
+def test_a_job_priority_expression_is_refused_with_a_reason(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    handlers.register("h", lambda ctx: None)
+    xml = _input_free_service('camunda:taskPriority="${urgency}"')
+    with pytest.raises(DeploymentError) as err:
+        engine.deployments.deploy([("prio.bpmn", xml)])
+    [problem] = err.value.problems
+    assert problem.element_id == "Svc" and "job priorities cannot be expressions yet" in problem.message
+
+
+def _input_free_service(attributes: str) -> bytes:
+    return camunda_process(f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Svc" camunda:class="h" {attributes}>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Svc" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Svc" targetRef="end" />""")
