@@ -3,8 +3,9 @@
 Camunda 7: ``camunda:type="external" camunda:topic="X"`` (an external task for remote workers),
 ``camunda:delegateExpression="${X}"`` and ``camunda:class="a.b.C"`` (in-process handlers named X
 and a.b.C), with ``camunda:inputOutput`` mappings, ``camunda:asyncBefore`` and
-``camunda:failedJobRetryTimeCycle``. spiffworkflow: ``spiffworkflow:serviceTaskOperator id="X"``
-with its parameters.
+``camunda:failedJobRetryTimeCycle``; ``camunda:expression="${EL}"`` with ``camunda:resultVariable``
+(the task evaluates the expression and stores its value). spiffworkflow:
+``spiffworkflow:serviceTaskOperator id="X"`` with its parameters.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, local_name, q, text_of
 from engine.problems import Problem
-from engine.references import unsupported_expressions
+from engine.references import value_problems
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 SERVICE_KINDS = frozenset({"serviceTask", "sendTask", "businessRuleTask"})
 HANDLER = "handler"
 EXTERNAL = "external"
+EXPRESSION = "expression"  # camunda:expression: the task evaluates EL, optionally into a result variable
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_INTERVAL_SECONDS = 10
 
@@ -34,8 +36,8 @@ class ServiceTaskModel:
     """How one service (or send / business rule) task is bound to the code that does its work."""
 
     activity_id: str
-    kind: str  # HANDLER or EXTERNAL
-    name: str  # handler name, or external task topic
+    kind: str  # HANDLER, EXTERNAL or EXPRESSION
+    name: str  # handler name, external task topic, or "camunda:expression"
     inputs: list[tuple[str, Any]] = field(default_factory=list)  # (variable, text | list | dict)
     outputs: list[tuple[str, Any]] = field(default_factory=list)
     spiff_params: dict[str, str] = field(default_factory=dict)  # parameter name -> Python expression
@@ -44,6 +46,9 @@ class ServiceTaskModel:
     retry_interval_seconds: int = DEFAULT_RETRY_INTERVAL_SECONDS
     explicit_retry_cycle: bool = False
     priority: int = 0
+    expression: str | None = None  # EXPRESSION: the EL text
+    result_variable: str | None = None  # camunda:resultVariable: where its value goes
+    language: str = "el"  # of the mappings: "el" (Camunda 7) or "feel" (Camunda 8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,25 +102,19 @@ def _mappings(element: Element, which: str, problems: list[Problem], filename: s
             continue
         try:
             value = _parameter_value(parameter)
-            for expression in _expressions(value):
-                raise ValueError(
-                    f"expression `{expression}` is not supported yet: only ${{variable}} and "
-                    "${variable.field} references are evaluated"
-                )
-            found.append((name, value))
         except ValueError as err:
             problems.append(
                 Problem(filename, f"{which} `{name}`: {err}", parameter.sourceline, element.get("id"))
             )
+            continue
+        messages = value_problems(value)
+        problems += [
+            Problem(filename, f"{which} `{name}`: {message}", parameter.sourceline, element.get("id"))
+            for message in messages
+        ]
+        if not messages:
+            found.append((name, value))
     return found
-
-
-def _expressions(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [e for item in value for e in _expressions(item)]
-    if isinstance(value, dict):
-        return [e for item in value.values() for e in _expressions(item)]
-    return unsupported_expressions(value if isinstance(value, str) else None)
 
 
 def _retry_cycle(element: Element, problems: list[Problem], filename: str) -> tuple[int, int] | None:
@@ -160,7 +159,7 @@ def _binding(element: Element) -> tuple[str, str] | str:
     if camunda_attr(element, "class"):
         return HANDLER, camunda_attr(element, "class") or ""
     if camunda_attr(element, "expression"):
-        return "camunda:expression is not supported; register a handler and use camunda:delegateExpression"
+        return EXPRESSION, "camunda:expression"
     if operator is not None and operator.get("id"):
         return HANDLER, operator.get("id") or ""
     if camunda_attr(element, "decisionRef"):
@@ -181,6 +180,24 @@ def service_task_model(element: Element, filename: str, problems: list[Problem])
         )
         return None
     kind, name = binding
+    expression = camunda_attr(element, "expression") if kind == EXPRESSION else None
+    result_variable = camunda_attr(element, "resultVariable")
+    if expression is not None:
+        for message in value_problems(expression):
+            problems.append(
+                Problem(filename, f"camunda:expression: {message}", element.sourceline, element_id)
+            )
+    if result_variable is not None and (kind != EXPRESSION or not result_variable.isidentifier()):
+        why = (
+            "is not a valid variable name"
+            if kind == EXPRESSION
+            else "only applies to camunda:expression (a handler returns its variables itself)"
+        )
+        problems.append(
+            Problem(
+                filename, f"camunda:resultVariable `{result_variable}` {why}", element.sourceline, element_id
+            )
+        )
     cycle = _retry_cycle(element, problems, filename)
     retries, interval = cycle or (DEFAULT_RETRIES, DEFAULT_RETRY_INTERVAL_SECONDS)
     params: dict[str, str] = {}
@@ -195,7 +212,11 @@ def service_task_model(element: Element, filename: str, problems: list[Problem])
     except ValueError:
         problems.append(
             Problem(
-                filename, f"priority `{priority_text}` is not a whole number", element.sourceline, element_id
+                filename,
+                f"priority `{priority_text}` is not a whole number"
+                + ("; job priorities cannot be expressions yet" if "${" in priority_text else ""),
+                element.sourceline,
+                element_id,
             )
         )
         priority = 0
@@ -211,4 +232,6 @@ def service_task_model(element: Element, filename: str, problems: list[Problem])
         retry_interval_seconds=interval,
         explicit_retry_cycle=cycle is not None,
         priority=priority,
+        expression=expression,
+        result_variable=result_variable,
     )

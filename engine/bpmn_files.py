@@ -12,7 +12,7 @@ from __future__ import annotations
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
 
 from engine.bpmn_schema import validate_bpmn
-from engine.dialect import Dialect, detect_dialect, unsupported_dialect_problem
+from engine.dialect import Dialect, detect_dialect
 from engine.exceptions import DeploymentError
 from engine.xmlsafe import DEFAULT_MAX_BPMN_BYTES, parse_xml
 
@@ -24,16 +24,11 @@ def load_bpmn(
 
     Raises:
         DeploymentError: listing every problem found. A file too large, with a DTD or not
-            well-formed stops at the first step; otherwise schema problems and an unsupported
-            dialect are reported together, the dialect first since it is the one to fix first.
+            well-formed stops at the first step; otherwise every schema problem is reported.
     """
     tree = parse_xml(data, filename, max_bytes)
     dialect = detect_dialect(tree)
-    problems = []
-    dialect_problem = unsupported_dialect_problem(dialect, filename)
-    if dialect_problem is not None:
-        problems.append(dialect_problem)
-    problems.extend(validate_bpmn(tree, filename))
+    problems = validate_bpmn(tree, filename)
     if problems:
         raise DeploymentError(problems)
     return tree, dialect

@@ -7,6 +7,7 @@ deploy time and never reaches a running instance.
 
 from __future__ import annotations
 
+from engine import expressions
 from engine.bpmn_xml import Element, is_bpmn, iter_bpmn, local_name, processes, q, text_of
 from engine.exceptions import ScriptError
 from engine.problems import Problem
@@ -176,21 +177,16 @@ class Linter:
                 continue
             first_line = script_el.sourceline if script_el is not None else task.sourceline
             self._compile(script, "exec", filename, task, first_line, problems)
-        for condition in iter_bpmn(process, "conditionExpression", "completionCondition", "loopCardinality"):
+        for condition in iter_bpmn(process, *expressions.EXPRESSION_ELEMENTS):
             source = text_of(condition)
             owner = condition.getparent()
             if source is None or owner is None:
                 continue
-            if source.startswith(("${", "#{")):
-                problems.append(
-                    Problem(
-                        filename,
-                        f"expression `{source}` is Camunda EL, which this version does not evaluate yet; "
-                        "write it as a Python expression (e.g. amount > 1000)",
-                        condition.sourceline,
-                        owner.get("id"),
-                    )
-                )
+            if expressions.is_el_text(source):
+                is_condition = local_name(condition) in expressions.CONDITION_ELEMENTS
+                message = expressions.check(source, is_condition, self.sandbox)
+                if message:
+                    problems.append(Problem(filename, message, condition.sourceline, owner.get("id")))
                 continue
             self._compile(source, "eval", filename, owner, condition.sourceline, problems)
 

@@ -6,15 +6,16 @@ assignment (assignee, candidates, lanes), due dates, priorities and Camunda gene
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from engine import zeebe
 from engine.bindings import SERVICE_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
 from engine.problems import Problem
-from engine.references import unsupported_expressions
+from engine.references import FEEL, split_list, value_problems
 
 
 @dataclass
@@ -28,6 +29,7 @@ class UserTaskModel:
     due_date: str | None = None
     priority: str | None = None
     form_fields: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "el"  # of the attributes: "el" (Camunda 7) or "feel" (Camunda 8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,12 +71,6 @@ class ProcessModel:
             },
             start_form=list(start_form or []),
         )
-
-
-def _split(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _lanes(process: Element) -> dict[str, str]:
@@ -142,7 +138,10 @@ def extract_process_model(
         if kind == "startEvent" and element.getparent() is process:
             model.start_form = _form_fields(element, filename, problems)
         if kind in SERVICE_KINDS:
-            service = service_task_model(element, filename, problems)
+            if dialect is Dialect.ZEEBE:
+                service = zeebe.service_task(element, filename, problems)
+            else:
+                service = service_task_model(element, filename, problems)
             if service is not None:
                 model.service_tasks[element_id] = service
             continue
@@ -155,22 +154,19 @@ def extract_process_model(
         )
         if dialect is Dialect.CAMUNDA7:
             task.assignee = camunda_attr(element, "assignee")
-            task.candidate_users = _split(camunda_attr(element, "candidateUsers"))
-            task.candidate_groups = _split(camunda_attr(element, "candidateGroups"))
+            task.candidate_users = split_list(camunda_attr(element, "candidateUsers"))
+            task.candidate_groups = split_list(camunda_attr(element, "candidateGroups"))
             task.due_date = camunda_attr(element, "dueDate")
             task.priority = camunda_attr(element, "priority")
             task.form_fields = _form_fields(element, filename, problems)
             for attribute in ("assignee", "candidateUsers", "candidateGroups", "dueDate", "priority"):
-                for expression in unsupported_expressions(camunda_attr(element, attribute)):
+                for message in value_problems(split_list(camunda_attr(element, attribute))):
                     problems.append(
-                        Problem(
-                            filename,
-                            f"camunda:{attribute} expression `{expression}` is not supported yet: "
-                            "use a literal or a ${variable} reference",
-                            element.sourceline,
-                            element_id,
-                        )
+                        Problem(filename, f"camunda:{attribute}: {message}", element.sourceline, element_id)
                     )
+        elif dialect is Dialect.ZEEBE:
+            attributes = zeebe.user_task_attributes(element, filename, problems)
+            task = replace(task, language=FEEL, **attributes)  # type: ignore[arg-type]
         if not task.candidate_groups and not task.candidate_users and not task.assignee:
             # Plain and spiff files say who works on a task with lanes: lane name = group.
             lane = lanes.get(element_id)

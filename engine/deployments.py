@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.bindings import EXTERNAL
+from engine import expressions, zeebe
+from engine.bindings import EXPRESSION, EXTERNAL
 from engine.bpmn_files import load_bpmn
 from engine.bpmn_lint import Linter
 from engine.bpmn_model import ProcessModel, extract_process_model
@@ -76,7 +77,7 @@ class DeploymentService:
                 problems.extend(err.problems)
                 continue
             root = tree.getroot()
-            file_problems = self.linter.check(root, filename)
+            file_problems = self.linter.check(root, filename) + expressions.prepare(root, filename)
             problems.extend(file_problems)
             if not file_problems:
                 sources.append(SourceFile(filename, root, dialect))
@@ -101,6 +102,7 @@ class DeploymentService:
             model = extract_process_model(
                 process.process_element, process.source.dialect, process.source.filename, model_problems
             )
+            zeebe.bind_job_types(model.service_tasks, self.handlers)
             model_problems += self._unbound(model, process)
             content = contents[process.source.filename]
             checked.append(_Checked(process, model, hashlib.sha256(content).hexdigest(), content))
@@ -112,7 +114,7 @@ class DeploymentService:
         """Service tasks naming a handler nobody registered (external topics wait for workers by design)."""
         problems: list[Problem] = []
         for service in model.service_tasks.values():
-            if service.kind == EXTERNAL or service.name in self.handlers:
+            if service.kind in (EXTERNAL, EXPRESSION) or service.name in self.handlers:
                 continue
             element = element_by_id(process.source.root, service.activity_id)
             closest = self.handlers.closest(service.name)

@@ -1,7 +1,8 @@
 """Which BPMN dialect a file is written in, judged by the extension namespaces it actually uses.
 
-The dialect picks the SpiffWorkflow parser family (and the serializer that must match it), so it
-is decided once, at deployment, and stored with the definition.
+The dialect picks the SpiffWorkflow parser family (and the serializer that must match it) and the
+expression language of attributes (EL for Camunda 7, FEEL for Camunda 8), so it is decided once,
+at deployment, and stored with the definition.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import enum
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]  # typed only with lxml-stubs
-
-from engine.problems import Problem
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
@@ -54,18 +53,6 @@ def detect_dialect(tree: etree._ElementTree) -> Dialect:
     if platform == "camunda platform":
         return Dialect.CAMUNDA7
     return Dialect.PLAIN
-
-
-def unsupported_dialect_problem(dialect: Dialect, filename: str) -> Problem | None:
-    """A problem explaining why ``dialect`` cannot be deployed, or None when it can."""
-    if dialect is Dialect.ZEEBE:
-        return Problem(
-            filename,
-            "Camunda 8 (zeebe) files are not supported yet: in Camunda Modeler, use File > New File > "
-            "BPMN diagram (Camunda 7) and model the process there, or remove the zeebe: extensions "
-            "and the modeler:executionPlatform attribute from this file",
-        )
-    return None
 
 
 def _namespaces_used(root: Any) -> set[str]:

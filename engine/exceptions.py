@@ -82,6 +82,21 @@ class ScriptError(FlowdeskError):
     """A script or expression in the process failed; the instance records where and why."""
 
 
+class ExpressionError(ScriptError):
+    """An expression (Camunda EL, FEEL) is malformed, unsupported, or failed while it ran.
+
+    ``position`` is the 1-based column in the expression text where the problem starts (None for
+    failures at run time); ``expression`` is the whole text as written in the BPMN file.
+    """
+
+    def __init__(
+        self, message: str, *, expression: str | None = None, position: int | None = None, **context: Any
+    ) -> None:
+        super().__init__(message, expression=expression, position=position, **context)
+        self.expression = expression
+        self.position = position
+
+
 class SandboxViolation(ScriptError):
     """A script tried something the sandbox forbids (imports, private attributes, files, eval)."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.bindings import EXTERNAL, ServiceTaskModel
+from engine.bindings import EXPRESSION, EXTERNAL, ServiceTaskModel
 from engine.db.database import mark_jobs_created
 from engine.db.models import Job, JobKind, ProcessInstance, table
 from engine.definitions import LoadedDefinition
@@ -58,7 +58,7 @@ class Executor:
     def inputs(self, model: ServiceTaskModel, data: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, spec in model.inputs:
-            values[name] = _resolve(spec, data)
+            values[name] = _resolve(spec, data, self.sandbox, model.language)
         for name, expression in model.spiff_params.items():
             values[name] = self.sandbox.evaluate(expression, {**data, **values})
         return values
@@ -71,6 +71,8 @@ class Executor:
         waiting: WaitingServiceTask,
     ) -> Outcome:
         """Run the handler in a savepoint; its writes survive only if it succeeds."""
+        if model.kind == EXPRESSION:
+            return self._expression(model, waiting)
         fn = self.registry.get(model.name)
         if fn is None:
             return Outcome(
@@ -123,8 +125,21 @@ class Executor:
         result = dict(returned or {})
         if model.outputs:
             scope = {**data, **inputs, **result}
-            result = {name: _resolve(spec, scope) for name, spec in model.outputs}
+            result = {
+                name: _resolve(spec, scope, self.sandbox, model.language) for name, spec in model.outputs
+            }
         return {name: check_storable(name, value) for name, value in result.items()}
+
+    def _expression(self, model: ServiceTaskModel, waiting: WaitingServiceTask) -> Outcome:
+        """camunda:expression: evaluate the EL (in the sandbox), store it in camunda:resultVariable."""
+        try:
+            inputs = self.inputs(model, waiting.data)
+            value = resolve_value(model.expression, {**waiting.data, **inputs}, self.sandbox)
+            returned = {model.result_variable: value} if model.result_variable else None
+            return Outcome(outputs=self._outputs(model, waiting.data, inputs, returned))
+        except (FlowdeskError, TypeError, ValueError) as err:
+            message = err.message if isinstance(err, FlowdeskError) else str(err)
+            return Outcome(failure=f"camunda:expression failed: {message}")
 
     # -- a step's service tasks --------------------------------------------------------------------
 
@@ -248,9 +263,9 @@ def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
         mark_jobs_created(session)
 
 
-def _resolve(spec: Any, scope: Mapping[str, Any]) -> Any:
+def _resolve(spec: Any, scope: Mapping[str, Any], sandbox: Sandbox, language: str) -> Any:
     if isinstance(spec, list):
-        return [_resolve(item, scope) for item in spec]
+        return [_resolve(item, scope, sandbox, language) for item in spec]
     if isinstance(spec, dict):
-        return {key: _resolve(value, scope) for key, value in spec.items()}
-    return resolve_value(spec, scope)
+        return {key: _resolve(value, scope, sandbox, language) for key, value in spec.items()}
+    return resolve_value(spec, scope, sandbox, language)

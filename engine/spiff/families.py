@@ -133,4 +133,8 @@ def family(dialect: Dialect) -> Family:
         return Family(dialect, FlowdeskSpiffParser, _serializer(SPIFF_CONFIG))
     if dialect is Dialect.PLAIN:
         return Family(dialect, FlowdeskBpmnParser, _serializer(DEFAULT_CONFIG))
+    if dialect is Dialect.ZEEBE:
+        # Camunda 8 extensions (zeebe:taskDefinition, ioMapping, assignment) are read by Flowdesk
+        # itself; for SpiffWorkflow the file is plain BPMN, whose service tasks wait for a job.
+        return Family(dialect, FlowdeskBpmnParser, _serializer(DEFAULT_CONFIG))
     raise ValueError(f"no SpiffWorkflow parser family for dialect {dialect}")

@@ -264,7 +264,9 @@ class Runner:
         )
 
     def _error(self, err: BaseException, task: Any) -> StepError:
-        cause: BaseException = getattr(err, "exception", None) or err.__cause__ or err
+        # SpiffWorkflow wraps expression errors raised while it handles the original one (__context__).
+        context = err.__context__ if isinstance(err, WorkflowException) else None
+        cause: BaseException = getattr(err, "exception", None) or err.__cause__ or context or err
         line = getattr(err, "line_number", None)
         if isinstance(cause, FlowdeskError):
             message = cause.message

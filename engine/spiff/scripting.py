@@ -8,6 +8,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from engine import expressions
 from engine.sandbox import Sandbox
 
 
@@ -17,9 +18,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         self.sandbox = sandbox
 
     def evaluate(self, expression: str, context: Mapping[str, Any], external_context: Any = None) -> Any:
-        if external_context:
-            return self.sandbox.evaluate(expression, {**external_context, **context})
-        return self.sandbox.evaluate(expression, context)
+        scope = {**external_context, **context} if external_context else context
+        if expressions.is_foreign(expression):  # Camunda EL: translated once, run in the same sandbox
+            return expressions.evaluate(expression, scope, self.sandbox)
+        return self.sandbox.evaluate(expression, scope)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         if not external_context:

@@ -84,14 +84,12 @@ def test_every_problem_of_every_file_is_listed(engine: Engine) -> None:
     assert files == {"gateway_without_condition.bpmn", "flow_to_missing_element.bpmn", "notes.txt"}
 
 
-def test_camunda8_file_is_refused_with_a_clear_message(engine: Engine) -> None:
-    zeebe = camunda_process(
-        '<bpmn:startEvent id="s"><bpmn:extensionElements><zeebe:properties/>'
-        "</bpmn:extensionElements></bpmn:startEvent>",
-        extra_ns='xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"',
-    )
-    [problem] = problems_of(engine, ("c8.bpmn", zeebe))
-    assert "Camunda 8" in problem
+def test_camunda8_file_deploys_and_its_job_type_waits_for_a_worker(engine: Engine) -> None:
+    [definition] = engine.deployments.deploy([bpmn("upload_zeebe.bpmn")]).definitions
+    assert definition.key == "ship_order" and definition.dialect == "camunda8"
+    instance = engine.runtime.start(key="ship_order")
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job.kind == "external" and job.topic == "ship-order" and job.max_retries == 3
 
 
 def test_unknown_process_key_is_a_clear_error(engine: Engine) -> None:

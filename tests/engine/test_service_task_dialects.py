@@ -61,19 +61,34 @@ def test_camunda_send_task_with_class_binding_and_list_map_inputs(
     ]
 
 
-def test_el_beyond_references_is_refused_at_deploy(engine: Engine, handlers: HandlerRegistry) -> None:
-    handlers.register("h", lambda ctx: None)
-    xml = camunda_process("""
+def _input_process(expression: str) -> bytes:
+    return camunda_process(f"""
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:serviceTask id="Svc" camunda:class="h">
       <bpmn:extensionElements><camunda:inputOutput>
-        <camunda:inputParameter name="total">${price * quantity}</camunda:inputParameter>
+        <camunda:inputParameter name="total">{expression}</camunda:inputParameter>
       </camunda:inputOutput></bpmn:extensionElements>
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
     <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Svc" />
     <bpmn:sequenceFlow id="f2" sourceRef="Svc" targetRef="end" />""")
+
+
+def test_el_in_an_input_parameter_is_evaluated(engine: Engine, handlers: HandlerRegistry) -> None:
+    received: list[Any] = []
+    handlers.register("h", lambda ctx: received.append(ctx.inputs["total"]))
+    engine.deployments.deploy([("el.bpmn", _input_process("${price * quantity}"))])
+    instance = engine.runtime.start(key="p", variables={"price": 12, "quantity": 3})
+    assert engine.runtime.get(instance.id).state == "COMPLETED"
+    assert received == [36]
+
+
+def test_unsupported_el_in_an_input_parameter_is_refused_at_deploy(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    handlers.register("h", lambda ctx: None)
     with pytest.raises(DeploymentError) as err:
-        engine.deployments.deploy([("el.bpmn", xml)])
+        engine.deployments.deploy([("el.bpmn", _input_process("${order.getClass()}"))])
     [problem] = err.value.problems
-    assert problem.element_id == "Svc" and "${price * quantity}" in problem.message
+    assert problem.element_id == "Svc" and "${order.getClass()}" in problem.message
+    assert problem.line == 11 and "getClass()" in problem.message and "size()" in problem.message

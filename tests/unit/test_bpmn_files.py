@@ -10,7 +10,7 @@ from lxml import etree
 
 from engine.bpmn_files import load_bpmn
 from engine.bpmn_schema import validate_bpmn
-from engine.dialect import Dialect, detect_dialect, unsupported_dialect_problem
+from engine.dialect import Dialect, detect_dialect
 from engine.exceptions import DeploymentError
 from engine.problems import Problem
 from engine.xmlsafe import DEFAULT_MAX_BPMN_BYTES, parse_xml
@@ -382,11 +382,10 @@ def test_validation_from_many_threads_gives_each_caller_its_own_errors() -> None
 # --- dialects ---------------------------------------------------------------------------------------------
 
 
-def test_zeebe_file_is_refused_with_directions() -> None:
-    [problem] = problems_of(ZEEBE_FILE, "ship.bpmn")
+def test_zeebe_file_passes_the_file_checks_as_camunda8() -> None:
+    tree, dialect = load_bpmn(ZEEBE_FILE, "ship.bpmn")
 
-    assert problem.message.startswith("Camunda 8 (zeebe) files are not supported yet")
-    assert "Camunda 7" in problem.message
+    assert dialect is Dialect.ZEEBE and tree.getroot().get("id") == "Definitions_zeebe"
     assert detect_dialect(parse_xml(ZEEBE_FILE, "ship.bpmn")) is Dialect.ZEEBE
 
 
@@ -433,8 +432,5 @@ def test_dialect_follows_the_namespaces_in_use(
     assert detect_dialect(tree) is expected
 
 
-def test_only_zeebe_is_an_unsupported_dialect() -> None:
-    assert unsupported_dialect_problem(Dialect.ZEEBE, "z.bpmn") is not None
-    for dialect in (Dialect.CAMUNDA7, Dialect.SPIFF, Dialect.PLAIN):
-        assert unsupported_dialect_problem(dialect, "x.bpmn") is None
+def test_dialect_values_are_what_definitions_store() -> None:
     assert [d.value for d in Dialect] == ["camunda7", "spiff", "bpmn", "camunda8"]
