@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.handlers import HandlerContext
@@ -66,23 +67,7 @@ def capture(
         raise HandlerInputError("a lead needs an e-mail address or a phone number (lead.email, lead.phone)")
     existing, matched_by = find_duplicate(session, email, phone)
     if existing is not None and matched_by == "email":
-        activities = list(existing.data.get("activities") or []) + list(data.get("activities") or [])
-        existing.data = {
-            **existing.data,
-            **{k: v for k, v in data.items() if v is not None},
-            "activities": activities,
-        }
-        reopened = existing.status == LeadStatus.DISQUALIFIED.value
-        if reopened:
-            existing.move_to(LeadStatus.NEW)
-        existing.updated_at = now
-        return {
-            "leadId": existing.id,
-            "leadDuplicate": True,
-            "duplicateOfLeadId": existing.id,
-            "duplicateMatchedBy": matched_by,
-            "leadReopened": reopened,
-        }
+        return _merge(existing, data, now)
     lead = Lead(
         id=str(uuid.uuid4()),
         capture_key=key,
@@ -99,14 +84,45 @@ def capture(
         created_at=now,
         updated_at=now,
     )
-    session.add(lead)
-    session.flush()
+    savepoint = session.begin_nested()
+    try:
+        session.add(lead)
+        session.flush()
+    except IntegrityError:
+        # The same e-mail was captured by a concurrent transaction (a unique index): theirs wins.
+        savepoint.rollback()
+        winner, _ = find_duplicate(session, email, None)
+        if winner is None:
+            raise
+        return _merge(winner, data, now)
+    savepoint.commit()
     return {
         "leadId": lead.id,
         "leadDuplicate": existing is not None,
         "duplicateOfLeadId": existing.id if existing is not None else None,
         "duplicateMatchedBy": matched_by,
         "leadReopened": False,
+    }
+
+
+def _merge(existing: Lead, data: Mapping[str, Any], now: datetime) -> Result:
+    """The known lead takes the new activities (and non-empty fields); a lost one is reopened."""
+    activities = list(existing.data.get("activities") or []) + list(data.get("activities") or [])
+    existing.data = {
+        **existing.data,
+        **{k: v for k, v in data.items() if v is not None},
+        "activities": activities,
+    }
+    reopened = existing.status == LeadStatus.DISQUALIFIED.value
+    if reopened:
+        existing.move_to(LeadStatus.NEW)
+    existing.updated_at = now
+    return {
+        "leadId": existing.id,
+        "leadDuplicate": True,
+        "duplicateOfLeadId": existing.id,
+        "duplicateMatchedBy": "email",
+        "leadReopened": reopened,
     }
 
 

@@ -37,7 +37,8 @@ class Lead(Base):
     # The capture's idempotency key: a retried capture finds its own lead instead of a duplicate.
     capture_key: Mapped[str] = mapped_column(String(200), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
-    email_normalized: Mapped[str | None] = mapped_column(String(320), index=True)
+    # One lead per person: a second capture of the e-mail reuses this lead (see leads.capture).
+    email_normalized: Mapped[str | None] = mapped_column(String(320), unique=True)
     phone_normalized: Mapped[str | None] = mapped_column(String(40), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     company: Mapped[str | None] = mapped_column(String(200))

@@ -40,7 +40,7 @@ def complete_as(client: FlaskClient, task_id: str, user: str, variables: dict[st
     return response.status_code
 
 
-def test_lead_to_cash_over_rest_with_each_task_done_by_its_group(client: FlaskClient) -> None:
+def test_lead_to_cash_over_rest_with_each_task_done_by_its_group(client: FlaskClient, l2c: Engine) -> None:
     redeployed = client.post(
         "/engine-rest/deployment/create",
         data={
@@ -107,11 +107,11 @@ def test_lead_to_cash_over_rest_with_each_task_done_by_its_group(client: FlaskCl
     assert (stock["onHand"], stock["reserved"], stock["available"]) == ("100", "100", "0")
     cable = client.get("/api/erp/stock/CABLE?warehouse=MAIN", headers=auth("warehouse")).get_json()
     assert (cable["uom"], cable["onHand"], cable["reserved"]) == ("m", "1000.000", "2.500")
+    check_read_api_guards(client, l2c)
 
 
-def test_read_api_needs_credentials_and_answers_missing_records_with_404(
-    client: FlaskClient, l2c: Engine
-) -> None:
+def check_read_api_guards(client: FlaskClient, l2c: Engine) -> None:
+    """No credentials: 401; a missing record: 404; a group that does not work with it: 403."""
     assert client.get("/api/erp/stock/WIDGET").status_code == 401
     missing = client.get("/api/erp/stock/NOPE", headers=auth("sales"))
     assert missing.status_code == 404 and "no product has SKU 'NOPE'" in missing.get_json()["message"]
@@ -119,11 +119,12 @@ def test_read_api_needs_credentials_and_answers_missing_records_with_404(
     assert client.get("/api/erp/invoices", headers=auth("finance")).status_code == 400
 
     started = l2c.runtime.start(
-        key="lead_to_cash", variables={"lead": hot_lead(), "orderLines": order_lines()}
+        key="lead_to_cash",
+        variables={"lead": hot_lead(email="eve.new@acme.example"), "orderLines": order_lines()},
     )
     lead_id = l2c.runtime.variables(started.id)["leadId"]
     lead = client.get(f"/api/crm/leads/{lead_id}", headers=auth("sales")).get_json()
-    assert (lead["status"], lead["grade"], lead["email"]) == ("mql", "A", "ann.buyer@acme.example")
+    assert (lead["status"], lead["grade"], lead["email"]) == ("mql", "A", "eve.new@acme.example")
     assert {"rule": "enterprise_size", "kind": "fit", "points": 30} in [
         {k: r[k] for k in ("rule", "kind", "points")} for r in lead["reasons"]
     ]

@@ -49,9 +49,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_leads")),
         sa.UniqueConstraint("capture_key", name=op.f("uq_crm_leads_capture_key")),
+        sa.UniqueConstraint("email_normalized", name=op.f("uq_crm_leads_email_normalized")),
     )
     with op.batch_alter_table("crm_leads", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_crm_leads_email_normalized"), ["email_normalized"], unique=False)
         batch_op.create_index(batch_op.f("ix_crm_leads_phone_normalized"), ["phone_normalized"], unique=False)
 
     op.create_table(
@@ -231,7 +231,6 @@ def downgrade() -> None:
     op.drop_table("erp_customers")
     with op.batch_alter_table("crm_leads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crm_leads_phone_normalized"))
-        batch_op.drop_index(batch_op.f("ix_crm_leads_email_normalized"))
 
     op.drop_table("crm_leads")
     # ### end Alembic commands ###
