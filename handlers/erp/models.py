@@ -98,7 +98,8 @@ class ReservationStatus(GuardedStatus):
     def transitions(cls) -> dict[str, frozenset[str]]:
         return {
             "reserved": frozenset({"released", "fulfilled"}),
-            "released": frozenset(),
+            # A cancelled hold can be taken again for the same order line (reserve after release).
+            "released": frozenset({"reserved"}),
             "fulfilled": frozenset(),
         }
 

@@ -166,6 +166,10 @@ def _record(
         session.add(current)
     current.sku, current.warehouse = line.sku, line.warehouse
     current.requested, current.quantity, current.backorder = line.quantity, taken, line.quantity - taken
+    if current.status is not None:  # a released line reserved again (after a "wait" decision)
+        ReservationStatus(current.status).check(
+            ReservationStatus.RESERVED, what=f"reservation of {order} line {line.line_no}"
+        )
     current.status = ReservationStatus.RESERVED.value
     current.updated_at = now
     return current

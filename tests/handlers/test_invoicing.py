@@ -11,7 +11,7 @@ import pytest
 from engine import Engine
 from handlers.crm.customers import ensure
 from handlers.erp.invoicing import create, credit, get_invoice, invoice_lines, post
-from handlers.erp.models import Invoice
+from handlers.erp.models import Customer, Invoice
 from handlers.erp.numbering import take_number
 from handlers.erp.taxes import Rounding
 from handlers.exceptions import InvalidTransition
@@ -128,3 +128,25 @@ def test_a_credit_note_corrects_a_posted_invoice_in_its_own_series(engine: Engin
     with engine.database.read() as session:
         original = get_invoice(session, invoice_id)
         assert (original.status, original.number) == ("posted", "INV/2026/00001")
+
+
+def test_the_credit_check_counts_open_invoices_less_credit_notes(engine: Engine) -> None:
+    from handlers.erp.credit import check
+
+    who = customer(engine)  # credit limit 100000
+    with engine.database.write() as session:
+        session.get(Customer, who).credit_limit = D("2000")  # type: ignore[union-attr]
+    first = draft(engine, who, "ORD-1")
+    posted(engine, first, date(2026, 8, 1))  # 1003.27 open
+
+    with engine.database.read() as session:
+        within = check(session, who, D("996.73"), "EUR")
+        over = check(session, who, D("996.74"), "EUR")
+    with engine.database.write() as session:
+        credit(session, first, date(2026, 8, 2), NOW)
+    with engine.database.read() as session:
+        after_credit = check(session, who, D("1500"), "EUR")
+
+    assert (within["creditOk"], within["creditExposure"]) == (True, D("2000.00"))
+    assert (over["creditOk"], over["creditExposure"]) == (False, D("2000.01"))
+    assert (after_credit["creditOk"], after_credit["creditExposure"]) == (True, D("1500.00"))

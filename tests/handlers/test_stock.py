@@ -92,6 +92,14 @@ def test_release_is_idempotent_and_a_fulfilled_reservation_cannot_be_released(en
         with engine.database.write() as session:
             release(session, "ORD-4", NOW)
     assert levels(engine, "WIDGET") == (D("10"), D("2"))
+    with engine.database.write() as session:  # the released line can be held again
+        again = reserve(
+            session, "ORD-4", parse_lines(session, [{"sku": "WIDGET", "quantity": 4}]), partial=False, now=NOW
+        )
+    assert again["reservations"][0]["status"] == "reserved"
+    assert levels(engine, "WIDGET") == (D("10"), D("6"))
+    with engine.database.write() as session:
+        release(session, "ORD-4", NOW)
 
     with engine.database.write() as session:
         fulfil(session, "ORD-5", NOW)
