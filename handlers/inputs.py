@@ -55,6 +55,13 @@ def decimal(raw: Any, what: str) -> Decimal:
     return number
 
 
+def places(amount: Decimal, most: int, what: str) -> Decimal:
+    """``amount`` if it has at most ``most`` decimals (what the column stores exactly), else an error."""
+    if amount != amount.quantize(Decimal(1).scaleb(-most)):
+        raise HandlerInputError(f"{what} is {amount}: at most {most} decimals are stored; round it first")
+    return amount
+
+
 def order_ref(ctx: HandlerContext) -> str:
     """The order a stock or invoice handler works on: ``orderId``, else the business key or the instance."""
     found = value(ctx, "orderId", None) or ctx.business_key or ctx.process_instance_id

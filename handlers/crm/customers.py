@@ -24,7 +24,7 @@ from handlers.crm.models import LeadStatus
 from handlers.effects import Result, once
 from handlers.erp.models import Customer
 from handlers.exceptions import HandlerInputError
-from handlers.inputs import decimal, utcnow, value
+from handlers.inputs import decimal, places, utcnow, value
 from handlers.normalize import VatId, normalize_email, split_vat
 from handlers.registry import builtin
 
@@ -145,7 +145,7 @@ def ensure_customer(ctx: HandlerContext) -> Result:
     """Inputs ``leadId`` (the won lead), optional ``currency`` and ``creditLimit`` for a new customer."""
     lead_id = str(value(ctx, "leadId"))
     currency = str(value(ctx, "currency", DEFAULT_CURRENCY)).upper()
-    limit = decimal(value(ctx, "creditLimit", DEFAULT_CREDIT_LIMIT), "creditLimit")
+    limit = places(decimal(value(ctx, "creditLimit", DEFAULT_CREDIT_LIMIT), "creditLimit"), 4, "creditLimit")
 
     def work() -> Result:
         lead = get_lead(ctx.session, lead_id, lock=True)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from handlers.erp.models import Product, StockLevel, Warehouse
 from handlers.exceptions import HandlerInputError, NotFoundError
-from handlers.inputs import decimal, show
+from handlers.inputs import decimal, places, show
 
 DEFAULT_WAREHOUSE = "MAIN"
 # Decimal places each unit of measure allows: whole-number units refuse fractions.
@@ -62,7 +62,8 @@ def add_product(
         session.add(product)
     else:
         product.name, product.uom = name, check_uom(uom)
-    product.list_price, product.tax_rate = list_price, tax_rate
+    product.list_price = None if list_price is None else places(list_price, 4, f"the list price of {sku}")
+    product.tax_rate = None if tax_rate is None else places(tax_rate, 4, f"the tax rate of {sku}")
     session.flush()
     return product
 

@@ -22,13 +22,13 @@ def open_balance(session: Session, customer_id: str) -> Decimal:
 
     def total(kind: InvoiceKind) -> Decimal:
         found = session.scalar(
-            select(func.coalesce(func.sum(Invoice.total), 0)).where(
+            select(func.sum(Invoice.total)).where(
                 Invoice.customer_id == customer_id,
                 Invoice.kind == kind.value,
                 Invoice.status == InvoiceStatus.POSTED.value,
             )
         )
-        return Decimal(str(found or 0))
+        return found if isinstance(found, Decimal) else Decimal("0")
 
     return total(InvoiceKind.INVOICE) - total(InvoiceKind.CREDIT_NOTE)
 

@@ -24,7 +24,7 @@ from handlers.erp.numbering import CREDIT_NOTE_SERIES, INVOICE_SERIES, next_docu
 from handlers.erp.rendering import render_invoice
 from handlers.erp.taxes import Rounding, TaxLine, compute_invoice, currency_places, round_money
 from handlers.exceptions import HandlerInputError, NotFoundError
-from handlers.inputs import decimal, order_ref, utcnow, value
+from handlers.inputs import decimal, order_ref, places, utcnow, value
 from handlers.registry import builtin
 
 DEFAULT_CURRENCY = "EUR"
@@ -35,7 +35,7 @@ def _rates(item: Mapping[str, Any], what: str) -> tuple[Decimal, ...]:
     if raw is None:
         return ()
     values = raw if isinstance(raw, list) else [raw]
-    rates = tuple(decimal(v, f"{what}.taxRate") for v in values)
+    rates = tuple(places(decimal(v, f"{what}.taxRate"), 4, f"{what}.taxRate") for v in values)
     for rate in rates:
         if not 0 <= rate < 1:
             raise HandlerInputError(f"{what}.taxRate must be a fraction such as 0.19 for 19 %, not {rate}")
@@ -69,11 +69,11 @@ def invoice_lines(
             raise HandlerInputError(f"{what} needs a unitPrice (the product has no list price)")
         tax = TaxLine(
             quantity=quantity,
-            unit_price=decimal(price_raw, f"{what}.unitPrice"),
+            unit_price=places(decimal(price_raw, f"{what}.unitPrice"), 4, f"{what}.unitPrice"),
             rates=_rates(item, what)
             or ((product.tax_rate,) if product and product.tax_rate is not None else ()),
             tax_included=bool(item.get("taxIncluded", False)),
-            fixed_tax=decimal(item.get("fixedTax", 0), f"{what}.fixedTax"),
+            fixed_tax=places(decimal(item.get("fixedTax", 0), f"{what}.fixedTax"), 4, f"{what}.fixedTax"),
         )
         meta = {
             "line_no": line_no,

@@ -1,7 +1,7 @@
 """ERP tables: customers, products, warehouses, stock, reservations, invoices, number series.
 
-Quantities are ``Numeric(18, 3)`` and money ``Numeric(18, 4)`` (wide enough for three-decimal
-currencies); both are ``Decimal`` in Python, never float.
+Quantities have 3 decimals and money 4 (wide enough for three-decimal currencies); both are
+``Decimal`` in Python and exact in the database, never float (see ``handlers.types``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -27,9 +26,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handlers.base import Base
 from handlers.status import GuardedStatus
+from handlers.types import ExactDecimal
 
-Quantity = Numeric(18, 3, asdecimal=True)
-Money = Numeric(18, 4, asdecimal=True)
+Quantity = ExactDecimal(18, 3)
+Money = ExactDecimal(18, 4)
+Rate = ExactDecimal(7, 4)
 
 
 class Customer(Base):
@@ -60,7 +61,7 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     uom: Mapped[str] = mapped_column(String(16), default="unit")
     list_price: Mapped[Decimal | None] = mapped_column(Money)
-    tax_rate: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    tax_rate: Mapped[Decimal | None] = mapped_column(Rate)
 
 
 class Warehouse(Base):

@@ -67,7 +67,8 @@ def _add_reserved(session: Session, line: OrderLine, amount: Decimal) -> bool:
         .where(
             StockLevel.sku == line.sku,
             StockLevel.warehouse == line.warehouse,
-            StockLevel.on_hand - StockLevel.reserved >= amount,
+            # reserved + q on the left binds q in the column's units (exact on SQLite too).
+            StockLevel.on_hand >= StockLevel.reserved + amount,
         )
         .values(reserved=StockLevel.reserved + amount)
         .execution_options(synchronize_session=False)

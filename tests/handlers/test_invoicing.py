@@ -150,3 +150,13 @@ def test_the_credit_check_counts_open_invoices_less_credit_notes(engine: Engine)
     assert (within["creditOk"], within["creditExposure"]) == (True, D("2000.00"))
     assert (over["creditOk"], over["creditExposure"]) == (False, D("2000.01"))
     assert (after_credit["creditOk"], after_credit["creditExposure"]) == (True, D("1500.00"))
+
+
+def test_amounts_with_more_decimals_than_stored_are_refused_not_rounded(engine: Engine) -> None:
+    from handlers.exceptions import HandlerInputError
+
+    customer(engine)
+    too_fine = [{"sku": "WIDGET", "quantity": 1, "unitPrice": "9.99999", "taxRate": "0.19"}]
+    refused = r"unitPrice is 9\.99999: at most 4 decimals are stored"
+    with pytest.raises(HandlerInputError, match=refused), engine.database.read() as session:
+        invoice_lines(session, too_fine)

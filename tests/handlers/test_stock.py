@@ -129,3 +129,16 @@ def test_unknown_products_and_units_are_clear_errors(engine: Engine) -> None:
     unit = "unit of measure 'furlong' is unknown"
     with pytest.raises(HandlerInputError, match=unit), engine.database.write() as session:
         add_product(session, "X", "X", "furlong")
+
+
+def test_fractions_add_up_exactly_on_every_database(engine: Engine) -> None:
+    """0.1 + 0.1 + 0.1 is 0.3 here: SQLite's float NUMERIC would refuse the last 0.1 m."""
+    with engine.database.write() as session:
+        stock_catalogue(session)
+        set_stock(session, "CABLE", "0.3")
+    for order in ("A", "B", "C"):
+        with engine.database.write() as session:
+            lines = parse_lines(session, [{"sku": "CABLE", "quantity": "0.1"}])
+            assert reserve(session, order, lines, partial=False, now=NOW)["reservationStatus"] == "reserved"
+
+    assert levels(engine, "CABLE") == (D("0.3"), D("0.3"))

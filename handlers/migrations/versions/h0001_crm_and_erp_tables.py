@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import engine.db.base
+import handlers.types
 
 revision = "h0001"
 down_revision = None
@@ -65,7 +66,7 @@ def upgrade() -> None:
         sa.Column("vat_number", sa.String(length=32), nullable=True),
         sa.Column("country", sa.String(length=2), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("credit_limit", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("credit_limit", handlers.types.ExactDecimal(18, 4), nullable=False),
         sa.Column("payment_terms_days", sa.Integer(), nullable=False),
         sa.Column("archived", sa.Boolean(), nullable=False),
         sa.Column("created_at", engine.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -90,8 +91,8 @@ def upgrade() -> None:
         sa.Column("sku", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("uom", sa.String(length=16), nullable=False),
-        sa.Column("list_price", sa.Numeric(precision=18, scale=4), nullable=True),
-        sa.Column("tax_rate", sa.Numeric(precision=7, scale=4), nullable=True),
+        sa.Column("list_price", handlers.types.ExactDecimal(18, 4), nullable=True),
+        sa.Column("tax_rate", handlers.types.ExactDecimal(7, 4), nullable=True),
         sa.PrimaryKeyConstraint("sku", name=op.f("pk_erp_products")),
     )
     op.create_table(
@@ -120,9 +121,9 @@ def upgrade() -> None:
         sa.Column("number", sa.String(length=32), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("rounding", sa.String(length=8), nullable=False),
-        sa.Column("net_total", sa.Numeric(precision=18, scale=4), nullable=False),
-        sa.Column("tax_total", sa.Numeric(precision=18, scale=4), nullable=False),
-        sa.Column("total", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("net_total", handlers.types.ExactDecimal(18, 4), nullable=False),
+        sa.Column("tax_total", handlers.types.ExactDecimal(18, 4), nullable=False),
+        sa.Column("total", handlers.types.ExactDecimal(18, 4), nullable=False),
         sa.Column("tax_breakdown", sa.JSON(), nullable=False),
         sa.Column("issue_date", sa.Date(), nullable=True),
         sa.Column("due_date", sa.Date(), nullable=True),
@@ -150,9 +151,9 @@ def upgrade() -> None:
         sa.Column("line_no", sa.Integer(), nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=False),
         sa.Column("warehouse", sa.String(length=32), nullable=False),
-        sa.Column("requested", sa.Numeric(precision=18, scale=3), nullable=False),
-        sa.Column("quantity", sa.Numeric(precision=18, scale=3), nullable=False),
-        sa.Column("backorder", sa.Numeric(precision=18, scale=3), nullable=False),
+        sa.Column("requested", handlers.types.ExactDecimal(18, 3), nullable=False),
+        sa.Column("quantity", handlers.types.ExactDecimal(18, 3), nullable=False),
+        sa.Column("backorder", handlers.types.ExactDecimal(18, 3), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", engine.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", engine.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -173,8 +174,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=False),
         sa.Column("warehouse", sa.String(length=32), nullable=False),
-        sa.Column("on_hand", sa.Numeric(precision=18, scale=3), nullable=False),
-        sa.Column("reserved", sa.Numeric(precision=18, scale=3), nullable=False),
+        sa.Column("on_hand", handlers.types.ExactDecimal(18, 3), nullable=False),
+        sa.Column("reserved", handlers.types.ExactDecimal(18, 3), nullable=False),
         sa.CheckConstraint(
             "reserved >= 0 AND reserved <= on_hand", name=op.f("ck_erp_stock_reserved_within_on_hand")
         ),
@@ -192,13 +193,13 @@ def upgrade() -> None:
         sa.Column("line_no", sa.Integer(), nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=True),
         sa.Column("description", sa.String(length=300), nullable=False),
-        sa.Column("quantity", sa.Numeric(precision=18, scale=3), nullable=False),
-        sa.Column("unit_price", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("quantity", handlers.types.ExactDecimal(18, 3), nullable=False),
+        sa.Column("unit_price", handlers.types.ExactDecimal(18, 4), nullable=False),
         sa.Column("tax_included", sa.Boolean(), nullable=False),
         sa.Column("tax_rates", sa.JSON(), nullable=False),
-        sa.Column("net", sa.Numeric(precision=18, scale=4), nullable=False),
-        sa.Column("tax", sa.Numeric(precision=18, scale=4), nullable=False),
-        sa.Column("gross", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("net", handlers.types.ExactDecimal(18, 4), nullable=False),
+        sa.Column("tax", handlers.types.ExactDecimal(18, 4), nullable=False),
+        sa.Column("gross", handlers.types.ExactDecimal(18, 4), nullable=False),
         sa.ForeignKeyConstraint(
             ["invoice_id"], ["erp_invoices.id"], name=op.f("fk_erp_invoice_lines_invoice_id_erp_invoices")
         ),
