@@ -17,6 +17,7 @@ from engine.exceptions import DeploymentError, FlowdeskError
 from engine.tasks import TaskQuery
 from engine.variables import parse_cli_assignment
 from engine.worker import DEFAULT_POLL_INTERVAL, Worker, stop_on_signals
+from webui.cli_erp import erp as erp_commands
 
 PROCESSES_DIR = Path(__file__).resolve().parent.parent / "processes"
 DEMO_USERS = {
@@ -76,6 +77,11 @@ def deploy_demo(engine: Engine) -> None:
         if name not in known:
             engine.identity.add_user(name, password, groups)
         click.echo(f"  {name} / {password}  groups: {', '.join(groups)}")
+    from handlers.erp.demo import load_demo_catalogue
+
+    with engine.database.write() as session:
+        stocked = load_demo_catalogue(session)
+    click.echo(f"Demo catalogue: {', '.join(stocked) or 'already loaded'}")
 
 
 @main.command()
@@ -318,6 +324,9 @@ def user_add(db: str | None, groups: tuple[str, ...], password_stdin: bool, repl
         _fail(err)
         return
     click.echo(f"user {actor.name} in groups {', '.join(sorted(actor.groups)) or '-'}")
+
+
+main.add_command(erp_commands)  # flowdesk erp product add / stock set (webui/cli_erp.py)
 
 
 if __name__ == "__main__":
