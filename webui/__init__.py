@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from engine import Engine
-from webui import rest
+from webui import pages, rest
 
 
 def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
@@ -23,4 +23,5 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.extensions["flowdesk"] = engine
     rest.register(app)
+    pages.register(app)
     return app
