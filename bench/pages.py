@@ -107,7 +107,7 @@ def run(small: int, large: int, requests: int) -> dict[str, Any]:
                 engine.close()
     ratio = sizes["large"]["p95_ms"] / sizes["small"]["p95_ms"]
     return {
-        "command": "python -m bench.pages " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python -m bench.pages", *sys.argv[1:]]),
         "page": f"GET {PAGE} as user 'sales' (group 'sales'), {ROWS_PER_PAGE} rows per page, SQLite",
         "seed_through_engine_s": round(seeded_s, 2),
         "bulk_copy_s": round(copied_s, 2),

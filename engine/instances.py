@@ -180,12 +180,14 @@ class RuntimeService:
         first: int = 0,
         max_results: int | None = None,
         state: InstanceState | None = None,
+        newest_first: bool = False,
     ) -> builtins.list[InstanceInfo]:
         with self.database.read() as session:
             query = self._filtered(
                 select(ProcessInstance), process_key, business_key, definition_id, active_only, state
             )
-            query = query.order_by(ProcessInstance.started_at, ProcessInstance.id).offset(first)
+            order = [ProcessInstance.started_at, ProcessInstance.id]
+            query = query.order_by(*(c.desc() for c in order) if newest_first else order).offset(first)
             if max_results is not None:
                 query = query.limit(max_results)
             return [InstanceInfo.of(row) for row in session.scalars(query)]

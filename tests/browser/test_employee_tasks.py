@@ -129,3 +129,37 @@ def test_instance_page_highlights_the_current_activity_and_marks_completed_ones(
     page.set_viewport_size(PHONE)
     assert no_sideways_scrolling(page)
     screenshot(page, "instance-phone")
+
+
+def test_keyboard_alone_logs_in_claims_and_opens_a_task(page: Page, server: Server) -> None:
+    _deploy(server)
+    server.engine.runtime.start(key="order_approval", variables={"customer": "ACME", "amount": 5})
+    page.goto(f"{server.url}/tasks?view=group")
+    expect(page.get_by_label("User name")).to_be_focused()
+    page.keyboard.type("sales")
+    page.keyboard.press("Tab")
+    page.keyboard.type("sales-pw")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/tasks?view=group")
+    expect(page.locator("tr", has_text="Review order")).to_have_count(1)
+
+    def tab_to(name: str) -> None:
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.textContent.trim()").startswith(name):
+                return
+        raise AssertionError(f"Tab never reaches {name!r}")
+
+    tab_to("Claim")
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash")).to_contain_text("Task claimed")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    tab_to("My tasks")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/tasks?view=mine*")
+    expect(page.locator("tr", has_text="Review order")).to_have_count(1)
+    tab_to("Review order")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review order")
+    expect(page.locator(".assignee")).to_have_text("sales")

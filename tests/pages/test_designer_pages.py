@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from engine import Engine, TaskQuery
+from engine import Engine, FakeClock, TaskQuery
 from engine.db.models import JobKind
 from tests.helpers import bpmn
 from tests.pages.conftest import csrf
@@ -101,9 +101,13 @@ def test_instance_page_marks_activities_shows_history_and_admin_terminates(
     assert "<strong>sales</strong> claimed “Review order”" in page
     assert "<strong>sales</strong> completed “Review order”" in page
     assert "approvalLevel" in page and "finance" in page
+    [invoice] = engine.tasks.list()
+    assert f'href="/tasks/{invoice.id}"' in page  # admins may open every task
 
     designer = login("designer")
-    token = csrf(designer.get(f"/instances/{instance.id}").text)
+    designer_page = designer.get(f"/instances/{instance.id}").text
+    assert "Prepare invoice" in designer_page and f'href="/tasks/{invoice.id}"' not in designer_page
+    token = csrf(designer_page)
     refused = designer.post(f"/instances/{instance.id}/terminate", data={"csrf_token": token})
     assert refused.status_code == 403 and engine.runtime.get(instance.id).state == "ACTIVE"
     admin_token = csrf(page)
@@ -138,3 +142,31 @@ def test_incidents_page_and_retry_by_an_admin(login: Callable[[str], FlaskClient
     assert engine.jobs.get(job.id).retries == 1
     assert "No incidents" in admin.get("/incidents").text
     assert engine.tasks.list(TaskQuery(instance_id=instance.id)) == []
+
+
+def test_instances_list_filters_by_process_state_and_business_key_newest_first(
+    login: Callable[[str], FlaskClient], engine: Engine, clock: FakeClock
+) -> None:
+    engine.deployments.deploy([bpmn("order_approval.bpmn"), bpmn("supplier_order.bpmn")])
+    started = []
+    for n in range(4):
+        clock.advance(minutes=1)
+        variables = {"customer": "A", "amount": 5}
+        started.append(
+            engine.runtime.start(key="order_approval", variables=variables, business_key=f"ORD-{n}").id
+        )
+    clock.advance(minutes=1)
+    supplier = engine.runtime.start(key="supplier_order", business_key="PO-1").id
+    engine.runtime.delete(started[0])
+
+    admin = login("admin")
+
+    def listed(query: str) -> list[str]:
+        return re.findall(r'data-instance-id="([^"]+)"', admin.get(f"/instances?{query}").text)
+
+    assert listed("") == [supplier, started[3], started[2]]  # active, newest first, 3 per page
+    assert listed("page=2") == [started[1]]
+    assert listed("key=order_approval") == started[3:0:-1]
+    assert listed("state=terminated") == [started[0]]
+    assert listed("state=all&business_key=ORD-0") == [started[0]]
+    assert listed("business_key=PO-1") == [supplier]

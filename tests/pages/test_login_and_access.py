@@ -62,6 +62,11 @@ def test_forms_without_the_csrf_token_are_refused(
     # The REST API over the page session needs the token too; with Basic credentials it does not.
     assert client.post(f"/engine-rest/task/{task.id}/claim", json={"userId": "sales"}).status_code == 400
     assert engine.tasks.get(task.id).assignee is None
+    token = csrf(client.get("/tasks").text)
+    claimed = client.post(
+        f"/engine-rest/task/{task.id}/claim", json={"userId": "sales"}, headers={"X-CSRFToken": token}
+    )
+    assert claimed.status_code == 204 and engine.tasks.get(task.id).assignee == "sales"
 
 
 def test_logout_ends_the_session(login: Callable[[str], FlaskClient]) -> None:

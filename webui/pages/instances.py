@@ -10,7 +10,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 
 from engine.db.models import InstanceState
 from engine.exceptions import FlowdeskError
-from engine.tasks import TaskQuery
+from engine.tasks import TaskQuery, may_see
 from webui.pages.common import Pager, actor, designers_only, engine, page_blueprint, page_number
 
 bp = page_blueprint("instances")
@@ -55,7 +55,7 @@ def instance_list() -> Any:
     }
     size = int(current_app.config["FLOWDESK_PAGE_SIZE"])
     pager = Pager(page_number(), size, eng.runtime.count(**filters))
-    rows = eng.runtime.list(**filters, first=pager.first, max_results=size)
+    rows = eng.runtime.list(**filters, first=pager.first, max_results=size, newest_first=True)
     return render_template(
         "instances/list.html",
         rows=rows,
@@ -108,7 +108,7 @@ def instance_page(instance_id: str) -> Any:
         timeline=_timeline(instance_id),
         incidents=eng.jobs.list(instance_id=instance_id, incidents_only=True),
         # Who holds what, for whoever follows the instance; the task pages still check each user.
-        tasks=eng.tasks.list(TaskQuery(instance_id=instance_id)),
+        tasks=[(t, may_see(actor(), t)) for t in eng.tasks.list(TaskQuery(instance_id=instance_id))],
     )
 
 

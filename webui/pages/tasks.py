@@ -83,7 +83,10 @@ def _list_context() -> dict[str, Any]:
     pager = Pager(page_number(), size, counts[args.view], list_path, counts[args.view] >= COUNT_CAP)
     query_string = request.query_string.decode()
     rows = tasks.list(args.query(args.view, pager.first, size))
+    processes = engine().definitions.list(latest_only=True)
     return {
+        "processes": processes,
+        "process_names": {d.key: d.name or d.key for d in processes},
         "args": args,
         "views": VIEWS,
         "sorts": SORTS,
@@ -99,11 +102,7 @@ def _list_context() -> dict[str, Any]:
 
 @bp.get("/tasks")
 def task_list() -> Any:
-    return render_template(
-        "tasks/list.html",
-        processes=engine().definitions.list(latest_only=True),
-        **_list_context(),
-    )
+    return render_template("tasks/list.html", **_list_context())
 
 
 @bp.get("/tasks/fragment")
