@@ -163,3 +163,29 @@ def test_keyboard_alone_logs_in_claims_and_opens_a_task(page: Page, server: Serv
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Review order")
     expect(page.locator(".assignee")).to_have_text("sales")
+
+
+def test_start_form_error_then_start_opens_my_first_task(page: Page, server: Server) -> None:
+    _deploy(server)
+    login(page, server, "sales")
+    page.get_by_role("link", name="Start", exact=True).click()
+    page.get_by_role("link", name="Order approval").click()
+    assert unlabelled_controls(page) == []
+    page.get_by_label("Business key (optional)").fill("ORD-42")
+    page.get_by_role("textbox", name="Customer").fill("ACME")
+    page.get_by_role("textbox", name="Amount").fill("zero")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#amount-error")).to_have_text("Amount must be a whole number")
+    expect(page.get_by_role("textbox", name="Customer")).to_have_value("ACME")
+    expect(page.get_by_label("Business key (optional)")).to_have_value("ORD-42")
+    page.set_viewport_size(PHONE)
+    assert no_sideways_scrolling(page)
+    screenshot(page, "start-form-error-phone")
+    assert server.engine.runtime.count() == 0
+
+    page.get_by_role("textbox", name="Amount").fill("250")
+    page.get_by_role("button", name="Start").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review order")
+    expect(page.locator(".business-key")).to_have_text("ORD-42")
+    expect(page.locator(".variables")).to_contain_text("approvalLevel")
+    screenshot(page, "review-task-phone")
