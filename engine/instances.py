@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -179,12 +179,15 @@ class RuntimeService:
         active_only: bool = True,
         first: int = 0,
         max_results: int | None = None,
+        state: InstanceState | None = None,
+        newest_first: bool = False,
     ) -> builtins.list[InstanceInfo]:
         with self.database.read() as session:
             query = self._filtered(
-                select(ProcessInstance), process_key, business_key, definition_id, active_only
+                select(ProcessInstance), process_key, business_key, definition_id, active_only, state
             )
-            query = query.order_by(ProcessInstance.started_at, ProcessInstance.id).offset(first)
+            order = [ProcessInstance.started_at, ProcessInstance.id]
+            query = query.order_by(*(c.desc() for c in order) if newest_first else order).offset(first)
             if max_results is not None:
                 query = query.limit(max_results)
             return [InstanceInfo.of(row) for row in session.scalars(query)]
@@ -196,6 +199,7 @@ class RuntimeService:
         business_key: str | None = None,
         definition_id: str | None = None,
         active_only: bool = True,
+        state: InstanceState | None = None,
     ) -> int:
         with self.database.read() as session:
             query = self._filtered(
@@ -204,8 +208,29 @@ class RuntimeService:
                 business_key,
                 definition_id,
                 active_only,
+                state,
             )
             return int(session.scalar(query) or 0)
+
+    def business_keys(self, instance_ids: Collection[str]) -> dict[str, str | None]:
+        """The business key of each instance id given, in one query (for lists of tasks or jobs)."""
+        if not instance_ids:
+            return {}
+        with self.database.read() as session:
+            query = select(ProcessInstance.id, ProcessInstance.business_key).where(
+                ProcessInstance.id.in_(list(instance_ids))
+            )
+            return {instance_id: key for instance_id, key in session.execute(query)}
+
+    def running_counts(self) -> dict[str, int]:
+        """Running instances per definition id (definitions without any are absent), in one query."""
+        with self.database.read() as session:
+            query = (
+                select(ProcessInstance.definition_id, func.count())
+                .where(ProcessInstance.state == InstanceState.ACTIVE)
+                .group_by(ProcessInstance.definition_id)
+            )
+            return {definition_id: int(count) for definition_id, count in session.execute(query)}
 
     @staticmethod
     def _filtered(
@@ -214,6 +239,7 @@ class RuntimeService:
         business_key: str | None,
         definition_id: str | None,
         active_only: bool,
+        state: InstanceState | None = None,
     ) -> Any:
         if process_key is not None:
             query = query.where(ProcessInstance.process_key == process_key)
@@ -223,6 +249,8 @@ class RuntimeService:
             query = query.where(ProcessInstance.definition_id == definition_id)
         if active_only:
             query = query.where(ProcessInstance.state == InstanceState.ACTIVE)
+        if state is not None:
+            query = query.where(ProcessInstance.state == state)
         return query
 
     def variables(self, instance_id: str) -> dict[str, Any]:

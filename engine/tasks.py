@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, false, func, or_, select, update
+from sqlalchemy import CursorResult, and_, false, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -203,8 +203,78 @@ class TaskService:
             )
         return query
 
+    # -- a person's group inbox ------------------------------------------------------------------
+
+    def _inbox_identities(self, q: TaskQuery, actor: Actor | None) -> list[tuple[str, str]] | None:
+        """(kind, identity) pairs when ``q`` is a candidate-user inbox the index can serve, else None.
+
+        That is: unassigned tasks of ``candidate_user`` and their groups, asked for by themselves
+        (or an admin, or the engine), newest or oldest first.
+        """
+        if q.candidate_user is None or q.include_assigned or q.sort_by is not SortBy.CREATED:
+            return None
+        if actor is not None and not actor.is_admin and actor.name != q.candidate_user:
+            return None
+        try:
+            groups = sorted(self.identity.actor(q.candidate_user).groups)
+        except FlowdeskError:
+            groups = []
+        return [("user", q.candidate_user)] + [("group", g) for g in groups]
+
+    def _inbox_ids(self, q: TaskQuery, identities: Sequence[tuple[str, str]], limit: int) -> Any:
+        """The first ``limit`` matching (task_id, created_at) candidate rows, without duplicates.
+
+        Each identity's rows are walked in ``ix_task_candidates_lookup`` order and cut at ``limit``
+        before they are merged, so the work follows the page asked for, not the number of open
+        tasks (an ``IN (all my candidate rows)`` filter reads every one of them first).
+        """
+        parts = []
+        for kind, identity in identities:
+            part = select(TaskCandidate.task_id, TaskCandidate.created_at).where(
+                TaskCandidate.kind == kind,
+                TaskCandidate.identity == identity,
+                TaskCandidate.assigned.is_(False),
+            )
+            narrowed = TaskQuery(
+                instance_id=q.instance_id,
+                assignee=q.assignee,
+                unassigned=q.unassigned,
+                activity_id=q.activity_id,
+                process_key=q.process_key,
+                name_like=q.name_like,
+            )
+            if narrowed != TaskQuery():
+                part = self._filtered(
+                    part.join(HumanTask, HumanTask.id == TaskCandidate.task_id), narrowed, None
+                )
+            part = part.order_by(*self._inbox_order(q, TaskCandidate.created_at, TaskCandidate.task_id))
+            parts.append(part.limit(limit).subquery())
+        merged = union(*(select(p.c.task_id, p.c.created_at) for p in parts)).subquery()
+        return (
+            select(merged.c.task_id, merged.c.created_at)
+            .order_by(*self._inbox_order(q, merged.c.created_at, merged.c.task_id))
+            .limit(limit)
+        )
+
+    @staticmethod
+    def _inbox_order(q: TaskQuery, created: Any, task_id: Any) -> list[Any]:
+        return [created.desc(), task_id.desc()] if q.descending else [created.asc(), task_id.asc()]
+
+    def _inbox(self, session: Session, q: TaskQuery, identities: Sequence[tuple[str, str]]) -> list[TaskInfo]:
+        assert q.max_results is not None
+        page = session.execute(self._inbox_ids(q, identities, q.first + q.max_results)).all()[q.first :]
+        ids = [task_id for task_id, _ in page]
+        if not ids:
+            return []
+        rows = session.execute(select(HUMAN_TASKS).where(HUMAN_TASKS.c.id.in_(ids))).mappings().all()
+        by_id = {row["id"]: row for row in rows}
+        return _infos(session, [by_id[task_id] for task_id in ids if task_id in by_id])
+
     def list(self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None) -> list[TaskInfo]:
+        identities = self._inbox_identities(q, actor) if q.max_results is not None else None
         with self.database.read() as session:
+            if identities is not None:
+                return self._inbox(session, q, identities)
             query = self._filtered(select(HUMAN_TASKS), q, actor)
             if q.candidate_group is not None and q.sort_by is SortBy.CREATED:
                 column: Any = TaskCandidate.created_at
@@ -217,10 +287,24 @@ class TaskService:
                 query = query.limit(q.max_results)
             return _infos(session, session.execute(query).mappings().all())
 
-    def count(self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None) -> int:
+    def count(
+        self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None, limit: int | None = None
+    ) -> int:
+        """How many tasks match; with ``limit``, counting stops there (``limit`` means "that many or more").
+
+        A capped count of an inbox reads at most ``limit`` index entries per identity, so a page
+        can show "999+" in the same time with a thousand open tasks as with a million.
+        """
         with self.database.read() as session:
-            query = self._filtered(select(func.count()).select_from(HumanTask), q, actor)
-            return int(session.scalar(query) or 0)
+            if limit is None:
+                query = self._filtered(select(func.count()).select_from(HumanTask), q, actor)
+                return int(session.scalar(query) or 0)
+            identities = self._inbox_identities(replace(q, sort_by=SortBy.CREATED), actor)
+            if identities is not None:
+                ids = self._inbox_ids(replace(q, sort_by=SortBy.CREATED), identities, limit).subquery()
+            else:
+                ids = self._filtered(select(HumanTask.id), q, actor).limit(limit).subquery()
+            return int(session.scalar(select(func.count()).select_from(ids)) or 0)
 
     def get(self, task_id: str, *, actor: Actor | None = None) -> TaskInfo:
         with self.database.read() as session:

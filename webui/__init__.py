@@ -1,4 +1,4 @@
-"""Flowdesk's web face: the REST API (and, later, the pages) over one engine."""
+"""Flowdesk's web faces over one engine: the REST API, the CRM/ERP read API and the pages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from engine import Engine
-from webui import api, rest
+from webui import api, pages, rest
 
 
 def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
@@ -24,4 +24,5 @@ def create_app(engine: Engine, config: dict[str, Any] | None = None) -> Flask:
     app.extensions["flowdesk"] = engine
     rest.register(app)
     api.register(app)
+    pages.register(app)
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Response, g, jsonify, request, session
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from engine import Engine
 from engine.exceptions import AuthenticationError, FlowdeskError
@@ -20,9 +22,18 @@ def basic_auth_actor(engine: Engine) -> Response | None:
     elif session.get("user"):
         try:
             g.actor = engine.identity.actor(session["user"])
-            return None
         except FlowdeskError:
             session.clear()
+        else:
+            # A change sent with the page session (not Basic) must carry the page's CSRF token.
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                try:
+                    validate_csrf(request.headers.get("X-CSRFToken"))
+                except ValidationError as err:
+                    response = jsonify({"type": "RestException", "message": f"{err} Send X-CSRFToken."})
+                    response.status_code = 400
+                    return response
+            return None
     response = jsonify(
         {
             "type": "AuthenticationException",
