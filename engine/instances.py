@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from engine.concurrency import with_retries
 from engine.db import Database
 from engine.db.models import HistoryActivity, HistoryTask, HumanTask, InstanceState, Job, ProcessInstance
 from engine.definitions import DefinitionCache, LoadedDefinition, latest_id
+from engine.event_sync import forget_instance
 from engine.exceptions import Forbidden, InstanceNotFound, InvalidRequest
 from engine.executor import Executor
 from engine.forms import FormField, validate_submission
@@ -145,26 +146,43 @@ class RuntimeService:
             if validate_start_form and loaded.model.start_form:
                 fields = [FormField.from_dict(f) for f in loaded.model.start_form]
                 start_vars = validate_submission(fields, start_vars)
-            now = self.clock()
-            instance = ProcessInstance(
-                id=str(uuid.uuid4()),
-                definition_id=loaded.info.id,
-                process_key=loaded.info.key,
-                business_key=business_key,
-                state=InstanceState.ACTIVE,
-                workflow="",
-                started_at=now,
-                started_by=actor.name if actor else None,
-            )
-            runner = Runner.new(
-                loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
-            )
-            result = runner.start(start_vars)
-            jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=True)
-            writer = StepWriter(session, now)
-            writer.save(instance, loaded, runner, result, actor=actor, before={}, is_new=True, jobs=jobs)
-            writer.operation(instance.id, None, "Start", actor, {"businessKey": business_key})
-            return InstanceInfo.of(instance)
+            return InstanceInfo.of(self.start_in(session, loaded, start_vars, business_key, actor))
+
+    def start_in(
+        self,
+        session: Session,
+        loaded: LoadedDefinition,
+        variables: Mapping[str, Any],
+        business_key: str | None = None,
+        actor: Actor | None = None,
+        begin: Callable[[Runner], StepResult] | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> ProcessInstance:
+        """Start an instance inside the caller's transaction (timers and messages start them too).
+
+        ``begin`` runs the new workflow to its first wait state; by default from its start events
+        with ``variables`` (a message start catches its message instead).
+        """
+        now = self.clock()
+        instance = ProcessInstance(
+            id=str(uuid.uuid4()),
+            definition_id=loaded.info.id,
+            process_key=loaded.info.key,
+            business_key=business_key,
+            state=InstanceState.ACTIVE,
+            workflow="",
+            started_at=now,
+            started_by=actor.name if actor else None,
+        )
+        runner = Runner.new(
+            loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
+        )
+        result = begin(runner) if begin is not None else runner.start(variables)
+        jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=True)
+        writer = StepWriter(session, now)
+        writer.save(instance, loaded, runner, result, actor=actor, before={}, is_new=True, jobs=jobs)
+        writer.operation(instance.id, None, "Start", actor, {"businessKey": business_key, **(detail or {})})
+        return instance
 
     def get(self, instance_id: str) -> InstanceInfo:
         with self.database.read() as session:
@@ -259,6 +277,7 @@ class RuntimeService:
                 )
                 session.execute(delete(HumanTask).where(HumanTask.instance_id == instance_id))
                 session.execute(delete(Job).where(Job.instance_id == instance_id))
+                forget_instance(session, instance_id)
                 if task_ids:
                     session.execute(
                         update(HistoryTask)

@@ -13,15 +13,38 @@ from functools import cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    BoundaryEventParser,
+    IntermediateCatchEventParser,
+    StartEventParser,
+)
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
-from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    IntermediateCatchEvent,
+    ReceiveTask,
+    ServiceTask,
+    StartEvent,
+)
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaIntermediateCatchEventParser,
+    CamundaStartEventParser,
+)
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
+from SpiffWorkflow.spiff.parser.event_parsers import (
+    SpiffBoundaryEventParser,
+    SpiffIntermediateCatchEventParser,
+    SpiffStartEventParser,
+)
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -29,6 +52,13 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.dialect import Dialect
+from engine.spiff.event_scopes import EventSubprocessStartParsing
+from engine.spiff.messages import (
+    CamundaMessageParsing,
+    FlowdeskCamundaMessage,
+    FlowdeskCamundaReceiveTaskParser,
+)
+from engine.spiff.timers import TIMER_CLASSES, TimerParsing
 
 
 @dataclass(frozen=True)
@@ -59,12 +89,34 @@ class SpiffWaitingServiceTask(ServiceTaskMixin, SpiffBpmnTask):  # type: ignore[
     """
 
 
+def _event_parsers(
+    start: type[Any], catch: type[Any], boundary: type[Any], *mixins: type[Any]
+) -> dict[str, Any]:
+    """Event parsers of one family whose timers read Flowdesk's clock (see engine.spiff.timers)."""
+
+    def timed(base: type[Any], *more: type[Any]) -> type[Any]:
+        return type(f"Flowdesk{base.__name__}", (*more, *mixins, TimerParsing, base), {})
+
+    return {
+        full_tag("startEvent"): (timed(start, EventSubprocessStartParsing), StartEvent),
+        full_tag("intermediateCatchEvent"): (timed(catch), IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (timed(boundary), BoundaryEvent),
+    }
+
+
 class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
     # Send and business rule tasks bound to a handler behave as service tasks: they wait for a job.
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("sendTask"): (CamundaTaskParser, ServiceTask),
         full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
+        full_tag("receiveTask"): (FlowdeskCamundaReceiveTaskParser, ReceiveTask),
+        **_event_parsers(
+            CamundaStartEventParser,
+            CamundaIntermediateCatchEventParser,
+            CamundaBoundaryEventParser,
+            CamundaMessageParsing,
+        ),
     }
 
 
@@ -72,6 +124,14 @@ class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (SpiffTaskParser, SpiffWaitingServiceTask),
+        **_event_parsers(SpiffStartEventParser, SpiffIntermediateCatchEventParser, SpiffBoundaryEventParser),
+    }
+
+
+class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
+    OVERRIDE_PARSER_CLASSES = {
+        **BpmnParser.OVERRIDE_PARSER_CLASSES,
+        **_event_parsers(StartEventParser, IntermediateCatchEventParser, BoundaryEventParser),
     }
 
 
@@ -79,6 +139,7 @@ def _serializer(config: dict[Any, Any]) -> Any:
     # The plain service task (which waits in STARTED for Flowdesk's job executor) has no converter
     # in SpiffWorkflow's configurations: without one, serializing fails late.
     config = {**config, ServiceTask: BpmnTaskSpecConverter, SpiffWaitingServiceTask: SpiffBpmnTaskConverter}
+    config.update({timer: TimerConditionalEventDefinitionConverter for timer in TIMER_CLASSES})
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))
     return BpmnWorkflowSerializer(registry)
 
@@ -86,9 +147,10 @@ def _serializer(config: dict[Any, Any]) -> Any:
 @cache
 def family(dialect: Dialect) -> Family:
     if dialect is Dialect.CAMUNDA7:
-        return Family(dialect, FlowdeskCamundaParser, _serializer(CAMUNDA_CONFIG))
+        config = {**CAMUNDA_CONFIG, FlowdeskCamundaMessage: CAMUNDA_CONFIG[CamundaMessage]}
+        return Family(dialect, FlowdeskCamundaParser, _serializer(config))
     if dialect is Dialect.SPIFF:
         return Family(dialect, FlowdeskSpiffParser, _serializer(SPIFF_CONFIG))
     if dialect is Dialect.PLAIN:
-        return Family(dialect, BpmnParser, _serializer(DEFAULT_CONFIG))
+        return Family(dialect, FlowdeskBpmnParser, _serializer(DEFAULT_CONFIG))
     raise ValueError(f"no SpiffWorkflow parser family for dialect {dialect}")
