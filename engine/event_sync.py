@@ -16,17 +16,35 @@ from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session
 
 from engine.db.database import mark_jobs_created
-from engine.db.models import EventSubscription, ProcessInstance, SubscriptionKind, Timer, TimerScope, table
-from engine.spiff.runner import Runner
+from engine.db.models import (
+    EventSubscription,
+    Job,
+    ProcessInstance,
+    SubscriptionKind,
+    Timer,
+    TimerScope,
+    table,
+)
+from engine.spiff.runner import Runner, StepResult
 from engine.spiff.waits import EventKind, WaitingEvent
 
 TIMERS = table(Timer)
+JOBS = table(Job)
 SUBSCRIPTIONS = table(EventSubscription)
 
 
 def sync_events(
-    session: Session, instance: ProcessInstance, runner: Runner, now: datetime, is_new: bool
+    session: Session,
+    instance: ProcessInstance,
+    runner: Runner,
+    result: StepResult,
+    now: datetime,
+    is_new: bool,
 ) -> None:
+    cancelled = [e.task_id for e in result.events if e.canceled]
+    if cancelled:
+        # A service task an event interrupted: its job (an external task, a retry) goes with it.
+        session.execute(delete(JOBS).where(JOBS.c.task_id.in_(cancelled)))
     before = {} if is_new else {e.task_id: e for e in runner.initial_events}
     after = {e.task_id: e for e in runner.snapshot().waiting_events} if not runner.completed else {}
     if not before and not after:

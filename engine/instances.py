@@ -24,6 +24,7 @@ from engine.forms import FormField, validate_submission
 from engine.identity import Actor
 from engine.spiff.runner import Runner, StepResult
 from engine.spiff.scripting import SandboxScriptEngine
+from engine.spiff.waits import event_only_starts
 from engine.steps import StepWriter
 from engine.variables import check_storable
 
@@ -143,6 +144,13 @@ class RuntimeService:
                 assert key is not None
                 definition_id = latest_id(session, key)
             loaded = self.loader.cache.load(session, definition_id)
+            events = event_only_starts(loaded.spec)
+            if events:
+                raise InvalidRequest(
+                    f"process {loaded.info.key!r} starts only by {' or '.join(events)}: deliver it with "
+                    "POST /engine-rest/message (messageName) or /engine-rest/signal (name) instead",
+                    key=loaded.info.key,
+                )
             if validate_start_form and loaded.model.start_form:
                 fields = [FormField.from_dict(f) for f in loaded.model.start_form]
                 start_vars = validate_submission(fields, start_vars)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn_xml import NSMAP, Element, q
 from engine.clock import Clock
-from engine.concurrency import with_retries
+from engine.concurrency import locked_instance, with_retries
 from engine.db import Database
 from engine.db.models import EventSubscription, InstanceState, ProcessInstance, SubscriptionKind
 from engine.exceptions import InvalidRequest, TaskNotFound
@@ -227,10 +227,7 @@ class MessageService:
         name: str,
         tolerate_gone: bool,
     ) -> Correlation | None:
-        query = select(ProcessInstance).where(ProcessInstance.id == subscription.instance_id)
-        if not self.database.is_sqlite:
-            query = query.with_for_update()
-        instance = session.scalars(query).one_or_none()
+        instance = locked_instance(session, self.database.is_sqlite, subscription.instance_id)
         try:
             if instance is None or instance.state is not InstanceState.ACTIVE:
                 raise TaskNotFound(f"process instance {subscription.instance_id} has ended")

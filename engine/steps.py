@@ -76,7 +76,7 @@ class StepWriter:
             self.session.add(instance)
         self.session.flush()  # the revision check happens here for existing instances
         insert_jobs(self.session, jobs or [])
-        sync_events(self.session, instance, runner, self.now, is_new)
+        sync_events(self.session, instance, runner, result, self.now, is_new)
         self._sync_tasks(instance, loaded, runner, actor, is_new, completed_task_id)
         self._activities(instance, result, is_new)
         self._variables(instance, before, runner.variables(), actor)

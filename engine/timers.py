@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn_xml import Element, local_name, q, text_of
 from engine.clock import Clock
-from engine.concurrency import with_retries
+from engine.concurrency import locked_instance, with_retries
 from engine.db import Database
 from engine.db.database import mark_jobs_created
-from engine.db.models import InstanceState, ProcessInstance, Timer, TimerScope
+from engine.db.models import InstanceState, Timer, TimerScope
 from engine.instances import InstanceLoader, RuntimeService
 from engine.spiff.schedule import Cycle, TimerError, TimerKind, first_due
 from engine.steps import StepWriter
@@ -215,10 +215,7 @@ class TimerService:
             if row.scope is TimerScope.START:
                 self._start(session, row)
                 return FIRED
-            query = select(ProcessInstance).where(ProcessInstance.id == row.instance_id)
-            if not self.database.is_sqlite:
-                query = query.with_for_update()
-            instance = session.scalars(query).one_or_none()
+            instance = locked_instance(session, self.database.is_sqlite, row.instance_id)
             if instance is None or instance.state is not InstanceState.ACTIVE:
                 session.delete(row)
                 return SKIPPED

@@ -10,11 +10,13 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from croniter import croniter  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine import variables
 
 _DURATION = re.compile(r"^P(?=\d|T\d)(\d+(\.\d+)?[YMWD])*(T(\d+(\.\d+)?[HMS])+)?$", re.IGNORECASE)
 _CRON_FIELD = re.compile(r"^[\d*?/,\-LW#A-Za-z]+$")
@@ -52,22 +54,16 @@ def looks_literal(text: str) -> bool:
 
 
 def parse_date(value: Any) -> datetime:
-    """An aware UTC datetime from an ISO-8601 text, a datetime or a date (naive means UTC)."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError as err:
-            raise TimerError(f"`{value}` is not an ISO-8601 date such as 2026-12-01T09:00:00Z") from err
-    else:
+    """An aware UTC datetime from an ISO-8601 text, a datetime or a date.
+
+    Naive values are read as UTC, not as the server's local time (SpiffWorkflow's choice): the
+    same file means the same instant wherever Flowdesk runs.
+    """
+    moment = variables.parse_date(value)
+    if moment is None:
+        if isinstance(value, str):
+            raise TimerError(f"`{value}` is not an ISO-8601 date such as 2026-12-01T09:00:00Z")
         raise TimerError(f"a timer date must be a text or a date, not {type(value).__name__}")
-    if moment.tzinfo is None:
-        # Naive values are read as UTC, not as the server's local time: the same file means the
-        # same instant wherever Flowdesk runs.
-        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 
 

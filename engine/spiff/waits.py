@@ -82,6 +82,19 @@ def waiting_events(task: Any) -> list[WaitingEvent]:
     return [WaitingEvent(str(task.id), spec.bpmn_id, kind, name=definition.name)] if kind else []
 
 
+def event_only_starts(spec: Any) -> list[str]:
+    """Names of the message/signal start events when ``spec`` can start by nothing else; else []."""
+    names = []
+    for task_spec in spec.task_specs.values():
+        if not isinstance(task_spec, StartEvent):
+            continue
+        kind = _kind(task_spec.event_definition)
+        if kind is None:
+            return []  # a none or timer start event: it can be started directly
+        names.append(f"{kind.value} {task_spec.event_definition.name!r}")
+    return names
+
+
 def _triggers(workflow: Any) -> list[tuple[Any, Any]]:
     """(start event spec, definition) of the message/signal event subprocesses of the process."""
     found = []

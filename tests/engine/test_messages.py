@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from engine import DeploymentError, Engine, FakeClock, TaskQuery
+from engine import DeploymentError, Engine, FakeClock, InvalidRequest, TaskQuery
 from engine.messages import MessageCorrelationError
 from tests.engine.test_timers import open_tasks, timer, user_task
 
@@ -241,3 +243,79 @@ def test_throwing_a_message_from_a_process_is_refused_at_deploy(engine: Engine) 
     [problem] = caught.value.problems
     assert problem.element_id == "notify" and "POST /engine-rest/message" in problem.message
 
+
+def test_starting_a_message_started_process_directly_says_how_to_start_it(engine: Engine) -> None:
+    body = f"""
+    <bpmn:startEvent id="placed"><bpmn:outgoing>f1</bpmn:outgoing>{message_catch("Msg_order")}
+    </bpmn:startEvent>
+    <bpmn:endEvent id="end"><bpmn:incoming>f1</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "placed", "end")}"""
+    engine.deployments.deploy([("s.bpmn", definitions(body, "orders", ORDER))])
+    with pytest.raises(InvalidRequest, match="order_placed"):
+        engine.runtime.start(key="orders")
+    assert engine.runtime.count(process_key="orders") == 0
+
+
+def test_two_concurrent_deliveries_of_one_message_consume_the_wait_once(engine: Engine) -> None:
+    engine.deployments.deploy([("m.bpmn", waiting_process())])
+    instance = engine.runtime.start(key="p", business_key="ORD-1")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            engine.messages.correlate("payment_received", business_key="ORD-1")
+            outcomes.append("delivered")
+        except MessageCorrelationError:
+            outcomes.append("no match")
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["delivered", "no match"]
+    assert open_tasks(engine, instance.id) == ["After"]
+    waits = [a for a in engine.history.activities(instance_id=instance.id) if a.activity_id == "wait"]
+    assert len(waits) == 1
+
+
+def test_a_new_version_takes_over_the_message_start_event(engine: Engine) -> None:
+    def version(task: str) -> bytes:
+        body = f"""
+    <bpmn:startEvent id="placed"><bpmn:outgoing>f1</bpmn:outgoing>{message_catch("Msg_order")}
+    </bpmn:startEvent>
+    {user_task(task, "f1", "f2")}
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "placed", task)}{flow("f2", task, "end")}"""
+        return definitions(body, "orders", ORDER)
+
+    engine.deployments.deploy([("s.bpmn", version("Review"))])
+    engine.deployments.deploy([("s.bpmn", version("Check"))])
+    [result] = engine.messages.correlate("order_placed")
+    assert result.instance.definition_id == engine.definitions.latest("orders").id
+    assert open_tasks(engine, result.instance.id) == ["Check"]
+
+
+def test_non_interrupting_message_event_subprocess_runs_once_per_message(engine: Engine) -> None:
+    body = f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    {user_task("Ship", "f1", "f2")}
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "start", "Ship")}{flow("f2", "Ship", "end")}
+    <bpmn:subProcess id="inquiry" triggeredByEvent="true">
+      <bpmn:startEvent id="asked" isInterrupting="false"><bpmn:outgoing>g1</bpmn:outgoing>
+        {message_catch("Msg_paid")}</bpmn:startEvent>
+      {user_task("Answer", "g1", "g2")}
+      <bpmn:endEvent id="answered"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+      {flow("g1", "asked", "Answer")}{flow("g2", "Answer", "answered")}
+    </bpmn:subProcess>"""
+    engine.deployments.deploy([("n.bpmn", definitions(body, events=PAYMENT))])
+    instance = engine.runtime.start(key="p", business_key="ORD-1")
+    for _ in range(2):
+        engine.messages.correlate("payment_received", business_key="ORD-1")
+    assert sorted(open_tasks(engine, instance.id)) == ["Answer", "Answer", "Ship"]
+    for task in engine.tasks.list(TaskQuery(instance_id=instance.id)):
+        engine.tasks.complete(task.id)
+    assert engine.runtime.get(instance.id).state == "COMPLETED"

@@ -11,6 +11,7 @@ from engine import DeploymentError, Engine, FakeClock, TaskQuery
 from engine.db import Database
 from engine.worker import Worker
 from tests.helpers import camunda_process
+from tests.workers.processes import wait_until
 
 
 def timer(kind: str, value: str) -> str:
@@ -40,13 +41,15 @@ def wait_process(kind: str = "timeDuration", value: str = "PT1H") -> bytes:
     )
 
 
-def boundary_process(value: str, *, interrupting: bool, kind: str = "timeDuration") -> bytes:
-    """start -> user task `Approve` (boundary timer `late` -> user task `Chase`) -> end."""
+def boundary_process(
+    value: str, *, interrupting: bool, kind: str = "timeDuration", activity: str = ""
+) -> bytes:
+    """start -> `Approve` (a user task, or ``activity``) with boundary timer `late` -> `Chase`."""
     cancel = "true" if interrupting else "false"
     return camunda_process(
         f"""
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    {user_task("Approve", "f1", "f2")}
+    {activity or user_task("Approve", "f1", "f2")}
     <bpmn:boundaryEvent id="late" attachedToRef="Approve" cancelActivity="{cancel}">
       <bpmn:outgoing>f3</bpmn:outgoing>{timer(kind, value)}</bpmn:boundaryEvent>
     {user_task("Chase", "f3", "f4")}
@@ -322,3 +325,51 @@ def test_main_flow_ending_first_ends_the_instance_and_its_event_subprocess_timer
     assert engine.runtime.get(instance.id).state == "COMPLETED"
     assert engine.timers.list() == []
 
+
+def test_timer_on_an_external_task_withdraws_its_job(engine: Engine, clock: FakeClock) -> None:
+    external = (
+        '<bpmn:serviceTask id="Approve" camunda:type="external" camunda:topic="erp">'
+        "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>"
+    )
+    xml = boundary_process("PT10M", interrupting=True, activity=external)
+    engine.deployments.deploy([("ext.bpmn", xml)])
+    instance = engine.runtime.start(key="p")
+    assert [j.activity_id for j in engine.jobs.list(instance_id=instance.id)] == ["Approve"]
+    clock.advance(minutes=10)
+    assert engine.timers.fire_due("w") == 1
+    assert open_tasks(engine, instance.id) == ["Chase"]
+    assert engine.jobs.list(instance_id=instance.id) == []  # no worker can fetch the cancelled task
+
+
+def test_the_worker_thread_fires_timers(engine: Engine, clock: FakeClock) -> None:
+    engine.deployments.deploy([("wait.bpmn", wait_process("timeDuration", "PT1H"))])
+    instance = engine.runtime.start(key="p")
+    worker = Worker(engine, "w1", poll_interval=0.05)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        clock.advance(hours=1)
+        wait_until(lambda: open_tasks(engine, instance.id) == ["After"], timeout=20)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_spiffworkflow_files_keep_python_timer_expressions(engine: Engine, clock: FakeClock) -> None:
+    xml = wait_process("timeDuration", '"PT" + str(minutes) + "M"').replace(
+        b' camunda:candidateGroups="ops">',
+        b"><bpmn:extensionElements><spiffworkflow:instructionsForEndUser>Go"
+        b"</spiffworkflow:instructionsForEndUser></bpmn:extensionElements>",
+    )
+    spiff_ns = b'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"'
+    xml = xml.replace(b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"', spiff_ns)
+    engine.deployments.deploy([("spiff.bpmn", xml)])
+    assert engine.definitions.latest("p").dialect == "spiff"
+    instance = engine.runtime.start(key="p", variables={"minutes": 15})
+    [row] = engine.timers.list(instance_id=instance.id)
+    assert row.due_at == clock.now + timedelta(minutes=15)
+    clock.advance(minutes=15)
+    assert engine.timers.fire_due("w") == 1
+    assert engine.runtime.open_activities(instance.id) == ["After"]
