@@ -36,6 +36,35 @@ class MessageCorrelationError(InvalidRequest):
 
 
 @dataclass(frozen=True)
+class SubscriptionInfo:
+    """A waiting message or signal catch of an instance, or a start event of a definition."""
+
+    id: str
+    kind: str
+    name: str
+    definition_id: str
+    process_key: str
+    instance_id: str | None
+    business_key: str | None
+    activity_id: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: EventSubscription) -> SubscriptionInfo:
+        return cls(
+            row.id,
+            row.kind.value,
+            row.name,
+            row.definition_id,
+            row.process_key,
+            row.instance_id,
+            row.business_key,
+            row.activity_id,
+            row.created_at,
+        )
+
+
+@dataclass(frozen=True)
 class Correlation:
     """Where a message went: a waiting task of an instance (Execution) or a new instance."""
 
@@ -182,6 +211,32 @@ class MessageService:
                 return results
 
         return with_retries(attempt, what="the process instances waiting for the signal")
+
+    def subscriptions(
+        self,
+        *,
+        kind: SubscriptionKind | None = None,
+        name: str | None = None,
+        instance_id: str | None = None,
+        activity_id: str | None = None,
+        first: int = 0,
+        max_results: int | None = None,
+    ) -> list[SubscriptionInfo]:
+        """What waits for messages and signals (Camunda's event subscriptions), oldest first."""
+        with self.database.read() as session:
+            query = select(EventSubscription)
+            if kind is not None:
+                query = query.where(EventSubscription.kind == kind)
+            if name is not None:
+                query = query.where(EventSubscription.name == name)
+            if instance_id is not None:
+                query = query.where(EventSubscription.instance_id == instance_id)
+            if activity_id is not None:
+                query = query.where(EventSubscription.activity_id == activity_id)
+            query = query.order_by(EventSubscription.created_at, EventSubscription.id).offset(first)
+            if max_results is not None:
+                query = query.limit(max_results)
+            return [SubscriptionInfo.of(row) for row in session.scalars(query)]
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -75,8 +75,7 @@ class _OnceTimer:
         value = my_task._get_internal_data("event_value")
         if value is None:
             due = _evaluate(self, my_task, self.kind)
-            assert isinstance(due, datetime)
-            value = due.isoformat()
+            value = (due.next_at if isinstance(due, Cycle) else due).isoformat()
             my_task._set_internal_data(event_value=value)
         if parse_date(value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -89,6 +88,15 @@ class FlowdeskTimeDate(_OnceTimer, TimeDateEventDefinition):  # type: ignore[mis
 
 class FlowdeskDuration(_OnceTimer, DurationTimerEventDefinition):  # type: ignore[misc]
     kind = TimerKind.DURATION
+
+
+class FlowdeskFirstOfCycle(_OnceTimer, TimeDateEventDefinition):  # type: ignore[misc]
+    """An interrupting boundary timer with a cycle: it interrupts at the cycle's first time, once.
+
+    (SpiffWorkflow's cycle adds a branch per firing and never interrupts the activity.)
+    """
+
+    kind = TimerKind.CYCLE
 
 
 class FlowdeskCycle(CycleTimerEventDefinition):  # type: ignore[misc]
@@ -157,6 +165,9 @@ class TimerParsing:
                     # The scheduler (engine.timers) keeps a start event's cycle; in the instance it
                     # has fired once, and a cycle definition would not continue the flow.
                     cls = FlowdeskTimeDate
+                interrupting = str(node.get("cancelActivity", "true")).lower() != "false"
+                if kind is TimerKind.CYCLE and node.tag.endswith("}boundaryEvent") and interrupting:
+                    cls = FlowdeskFirstOfCycle
                 return cls(name, timer_expression(text), description=description)
         raise ValidationException(
             "the timer has no timeDate, timeDuration or timeCycle value; give one (e.g. PT1H)",
@@ -165,4 +176,4 @@ class TimerParsing:
         )
 
 
-TIMER_CLASSES = (FlowdeskTimeDate, FlowdeskDuration, FlowdeskCycle)
+TIMER_CLASSES = (FlowdeskTimeDate, FlowdeskDuration, FlowdeskFirstOfCycle, FlowdeskCycle)

@@ -182,19 +182,26 @@ def test_event_based_gateway_takes_the_message_or_the_timer(engine: Engine, cloc
         engine.messages.correlate("payment_received", business_key="ORD-2")
 
 
+def message_subprocess(ref: str, inner: str, interrupting: bool = True) -> str:
+    """An event subprocess `esp` started by message ``ref`` -> user task ``inner`` -> end."""
+    flag = "" if interrupting else ' isInterrupting="false"'
+    return f"""
+    <bpmn:subProcess id="esp" triggeredByEvent="true">
+      <bpmn:startEvent id="esp_start"{flag}><bpmn:outgoing>g1</bpmn:outgoing>{message_catch(ref)}
+      </bpmn:startEvent>
+      {user_task(inner, "g1", "g2")}
+      <bpmn:endEvent id="esp_end"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+      {flow("g1", "esp_start", inner)}{flow("g2", inner, "esp_end")}
+    </bpmn:subProcess>"""
+
+
 def test_message_event_subprocess_cancels_the_order_at_any_point(engine: Engine) -> None:
     body = f"""
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     {user_task("Approve", "f1", "f2")}{user_task("Ship", "f2", "f3")}
     <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
     {flow("f1", "start", "Approve")}{flow("f2", "Approve", "Ship")}{flow("f3", "Ship", "end")}
-    <bpmn:subProcess id="cancellation" triggeredByEvent="true">
-      <bpmn:startEvent id="cancel_start"><bpmn:outgoing>g1</bpmn:outgoing>{message_catch("Msg_cancel")}
-      </bpmn:startEvent>
-      {user_task("Release", "g1", "g2")}
-      <bpmn:endEvent id="cancelled"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
-      {flow("g1", "cancel_start", "Release")}{flow("g2", "Release", "cancelled")}
-    </bpmn:subProcess>"""
+    {message_subprocess("Msg_cancel", "Release")}"""
     engine.deployments.deploy([("c.bpmn", definitions(body, events=CANCEL))])
     early = engine.runtime.start(key="p", business_key="ORD-1")
     later = engine.runtime.start(key="p", business_key="ORD-2")
@@ -304,13 +311,7 @@ def test_non_interrupting_message_event_subprocess_runs_once_per_message(engine:
     {user_task("Ship", "f1", "f2")}
     <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
     {flow("f1", "start", "Ship")}{flow("f2", "Ship", "end")}
-    <bpmn:subProcess id="inquiry" triggeredByEvent="true">
-      <bpmn:startEvent id="asked" isInterrupting="false"><bpmn:outgoing>g1</bpmn:outgoing>
-        {message_catch("Msg_paid")}</bpmn:startEvent>
-      {user_task("Answer", "g1", "g2")}
-      <bpmn:endEvent id="answered"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
-      {flow("g1", "asked", "Answer")}{flow("g2", "Answer", "answered")}
-    </bpmn:subProcess>"""
+    {message_subprocess("Msg_paid", "Answer", interrupting=False)}"""
     engine.deployments.deploy([("n.bpmn", definitions(body, events=PAYMENT))])
     instance = engine.runtime.start(key="p", business_key="ORD-1")
     for _ in range(2):

@@ -166,6 +166,22 @@ def test_non_interrupting_cycle_fires_each_repetition_and_keeps_the_task(
     assert sorted(open_tasks(engine, instance.id)) == ["Approve", "Chase", "Chase"]
 
 
+def test_interrupting_boundary_cycle_interrupts_at_its_first_time(engine: Engine, clock: FakeClock) -> None:
+    engine.deployments.deploy([("b.bpmn", boundary_process("R3/PT1H", interrupting=True, kind="timeCycle"))])
+    instance = engine.runtime.start(key="p")
+    clock.advance(hours=1)
+    assert engine.timers.fire_due("w") == 1
+    assert open_tasks(engine, instance.id) == ["Chase"]
+    assert engine.timers.list() == []
+
+
+def test_time_date_from_a_date_variable(engine: Engine, clock: FakeClock) -> None:
+    engine.deployments.deploy([("d.bpmn", wait_process("timeDate", "${deadline}"))])
+    deadline = datetime(2026, 1, 5, 17, 30, tzinfo=UTC)
+    instance = engine.runtime.start(key="p", variables={"deadline": deadline})
+    assert [t.due_at for t in engine.timers.list(instance_id=instance.id)] == [deadline]
+
+
 def test_timer_start_cycle_starts_instances_on_schedule(engine: Engine, clock: FakeClock) -> None:
     engine.deployments.deploy([("s.bpmn", start_timer_process("timeCycle", "R3/PT1H"))])
     [row] = engine.timers.list(process_key="report")

@@ -30,6 +30,10 @@ def test_message_and_signal_endpoints(client: FlaskClient, engine: Engine) -> No
         ).get_json()["id"]
         for key in ("ORD-1", "ORD-2", "ORD-2")
     ]
+    listed = client.get("/engine-rest/event-subscription?eventName=payment_received", headers=auth("sales"))
+    assert sorted(
+        (s["eventType"], s["activityId"], s["processInstanceId"]) for s in listed.get_json()
+    ) == sorted(("message", "wait", i) for i in ids)
     one = post(
         client,
         "message",
@@ -60,5 +64,7 @@ def test_message_and_signal_endpoints(client: FlaskClient, engine: Engine) -> No
     nameless = post(client, "message", {"businessKey": "ORD-1"})
     assert nameless.status_code == 400 and "messageName" in nameless.get_json()["message"]
 
+    count = client.get("/engine-rest/event-subscription/count?eventType=message", headers=auth("sales"))
+    assert count.get_json() == {"count": 0}  # every wait consumed
     assert post(client, "signal", {"name": "nobody_listens"}).status_code == 204
     assert post(client, "signal", {}).status_code == 400

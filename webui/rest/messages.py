@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
+from engine.db.models import SubscriptionKind
 from engine.exceptions import InvalidRequest
-from engine.messages import Correlation, MessageCorrelationError
+from engine.messages import Correlation, MessageCorrelationError, SubscriptionInfo
 from webui.rest import formats
-from webui.rest.common import actor, engine, error, json_body, typed_variables
+from webui.rest.common import actor, engine, error, int_arg, json_body, typed_variables
 
 bp = Blueprint("rest_messages", __name__)
 
@@ -65,6 +66,44 @@ def correlate() -> Any:
     if not _flag(body, "resultEnabled"):
         return Response(status=204)
     return jsonify([_result(item) for item in results])
+
+
+def _subscription(item: SubscriptionInfo) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "eventType": item.kind,
+        "eventName": item.name,
+        "executionId": item.instance_id,
+        "processInstanceId": item.instance_id,
+        "activityId": item.activity_id,
+        "createdDate": formats.camunda_time(item.created_at),
+        "tenantId": None,
+    }
+
+
+def _subscription_filters() -> dict[str, Any]:
+    kind = request.args.get("eventType")
+    if kind is not None and kind not in {k.value for k in SubscriptionKind}:
+        raise InvalidRequest(f"eventType must be message or signal, not {kind!r}")
+    return {
+        "kind": SubscriptionKind(kind) if kind else None,
+        "name": request.args.get("eventName"),
+        "instance_id": request.args.get("processInstanceId"),
+        "activity_id": request.args.get("activityId"),
+    }
+
+
+@bp.get("/event-subscription")
+def subscriptions() -> Any:
+    items = engine().messages.subscriptions(
+        **_subscription_filters(), first=int_arg("firstResult", 0) or 0, max_results=int_arg("maxResults")
+    )
+    return jsonify([_subscription(item) for item in items])
+
+
+@bp.get("/event-subscription/count")
+def count_subscriptions() -> Any:
+    return jsonify({"count": len(engine().messages.subscriptions(**_subscription_filters()))})
 
 
 @bp.post("/signal")
