@@ -102,6 +102,15 @@ def settle(workflow: Any) -> list[Any]:
     return cancelled
 
 
+def interrupted(workflow: Any) -> bool:
+    """True once an interrupting event subprocess of the process has fired: nothing else can start."""
+    return any(
+        task.internal_data.get(_HANDLED)
+        for task_id in workflow.subprocesses
+        if (task := workflow.get_task_from_id(task_id)) is not None and task.workflow is workflow
+    )
+
+
 def _open_within(workflow: Any, task: Any) -> list[Any]:
     """``task`` and, for a subprocess, its open activities: what history shows as cancelled."""
     found = [task]

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.event_scopes import interrupted
 from engine.spiff.timers import due_at, is_timer
 
 _GATEWAY = "#"
@@ -108,7 +109,7 @@ def _triggers(workflow: Any) -> list[tuple[Any, Any]]:
 
 def trigger_events(workflow: Any) -> list[WaitingEvent]:
     """Message and signal starts of event subprocesses: open as long as the instance runs."""
-    if workflow.is_completed():
+    if workflow.is_completed() or interrupted(workflow):
         return []
     root = workflow.task_tree.id
     return [

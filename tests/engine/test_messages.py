@@ -182,12 +182,13 @@ def test_event_based_gateway_takes_the_message_or_the_timer(engine: Engine, cloc
         engine.messages.correlate("payment_received", business_key="ORD-2")
 
 
-def message_subprocess(ref: str, inner: str, interrupting: bool = True) -> str:
-    """An event subprocess `esp` started by message ``ref`` -> user task ``inner`` -> end."""
+def message_subprocess(ref: str, inner: str, interrupting: bool = True, definition: str = "") -> str:
+    """An event subprocess `esp` started by message ``ref`` (or ``definition``) -> ``inner`` -> end."""
     flag = "" if interrupting else ' isInterrupting="false"'
+    catch = definition or message_catch(ref)
     return f"""
     <bpmn:subProcess id="esp" triggeredByEvent="true">
-      <bpmn:startEvent id="esp_start"{flag}><bpmn:outgoing>g1</bpmn:outgoing>{message_catch(ref)}
+      <bpmn:startEvent id="esp_start"{flag}><bpmn:outgoing>g1</bpmn:outgoing>{catch}
       </bpmn:startEvent>
       {user_task(inner, "g1", "g2")}
       <bpmn:endEvent id="esp_end"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
@@ -211,6 +212,8 @@ def test_message_event_subprocess_cancels_the_order_at_any_point(engine: Engine)
     for order, instance in (("ORD-1", early), ("ORD-2", later)):
         engine.messages.correlate("cancel_order", business_key=order, variables={"reason": "customer"})
         assert open_tasks(engine, instance.id) == ["Release"]
+    with pytest.raises(MessageCorrelationError):  # the interrupted order waits for nothing else
+        engine.messages.correlate("cancel_order", business_key="ORD-1")
     [release] = engine.tasks.list(TaskQuery(instance_id=early.id))
     engine.tasks.complete(release.id)
     assert engine.runtime.get(early.id).state == "COMPLETED"
@@ -320,3 +323,17 @@ def test_non_interrupting_message_event_subprocess_runs_once_per_message(engine:
     for task in engine.tasks.list(TaskQuery(instance_id=instance.id)):
         engine.tasks.complete(task.id)
     assert engine.runtime.get(instance.id).state == "COMPLETED"
+
+
+def test_signal_event_subprocess_interrupts_every_waiting_instance(engine: Engine) -> None:
+    signal = '<bpmn:signalEventDefinition signalRef="Sig_alarm" />'
+    body = f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    {user_task("Work", "f1", "f2")}
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "start", "Work")}{flow("f2", "Work", "end")}
+    {message_subprocess("", "Evacuate", definition=signal)}"""
+    engine.deployments.deploy([("a.bpmn", definitions(body, events=ALARM))])
+    ids = [engine.runtime.start(key="p").id for _ in range(2)]
+    assert len(engine.messages.signal("alarm")) == 2
+    assert all(open_tasks(engine, i) == ["Evacuate"] for i in ids)
