@@ -308,13 +308,17 @@ def test_a_new_version_takes_over_the_message_start_event(engine: Engine) -> Non
     assert open_tasks(engine, result.instance.id) == ["Check"]
 
 
-def test_non_interrupting_message_event_subprocess_runs_once_per_message(engine: Engine) -> None:
-    body = f"""
+def one_task(task: str) -> str:
+    """start -> user task ``task`` -> end: the main flow beside an event subprocess."""
+    return f"""
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    {user_task("Ship", "f1", "f2")}
+    {user_task(task, "f1", "f2")}
     <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    {flow("f1", "start", "Ship")}{flow("f2", "Ship", "end")}
-    {message_subprocess("Msg_paid", "Answer", interrupting=False)}"""
+    {flow("f1", "start", task)}{flow("f2", task, "end")}"""
+
+
+def test_non_interrupting_message_event_subprocess_runs_once_per_message(engine: Engine) -> None:
+    body = one_task("Ship") + message_subprocess("Msg_paid", "Answer", interrupting=False)
     engine.deployments.deploy([("n.bpmn", definitions(body, events=PAYMENT))])
     instance = engine.runtime.start(key="p", business_key="ORD-1")
     for _ in range(2):
@@ -327,12 +331,7 @@ def test_non_interrupting_message_event_subprocess_runs_once_per_message(engine:
 
 def test_signal_event_subprocess_interrupts_every_waiting_instance(engine: Engine) -> None:
     signal = '<bpmn:signalEventDefinition signalRef="Sig_alarm" />'
-    body = f"""
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    {user_task("Work", "f1", "f2")}
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    {flow("f1", "start", "Work")}{flow("f2", "Work", "end")}
-    {message_subprocess("", "Evacuate", definition=signal)}"""
+    body = one_task("Work") + message_subprocess("", "Evacuate", definition=signal)
     engine.deployments.deploy([("a.bpmn", definitions(body, events=ALARM))])
     ids = [engine.runtime.start(key="p").id for _ in range(2)]
     assert len(engine.messages.signal("alarm")) == 2
