@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from engine import DeploymentError, Engine, FakeClock, TaskQuery
 from engine.db import Database
+from engine.testing import ProcessTest
 from engine.worker import Worker
 from tests.helpers import camunda_process
 from tests.workers.processes import wait_until
@@ -389,3 +391,17 @@ def test_spiffworkflow_files_keep_python_timer_expressions(engine: Engine, clock
     clock.advance(minutes=15)
     assert engine.timers.fire_due("w") == 1
     assert engine.runtime.open_activities(instance.id) == ["After"]
+
+
+def test_process_test_fires_timers_and_delivers_messages(tmp_path: Path) -> None:
+    from tests.engine.test_messages import gateway_process
+
+    (tmp_path / "gateway.bpmn").write_bytes(gateway_process())
+    with ProcessTest(tmp_path, tmp_path / "gateway.bpmn") as pt:
+        paid = pt.start("p", business_key="ORD-1")
+        late = pt.start("p", business_key="ORD-2")
+        [result] = pt.correlate("payment_received", business_key="ORD-1")
+        assert result.instance.id == paid.id and paid.open_tasks == ["Ship"]
+        pt.clock.advance(days=7)
+        assert pt.fire_timers() == 1
+        assert late.open_tasks == ["Dun"]
