@@ -12,22 +12,18 @@ from engine.bpmn_xml import Element, is_bpmn, iter_bpmn, local_name, processes, 
 from engine.exceptions import ScriptError
 from engine.problems import Problem
 from engine.sandbox import Sandbox
+from engine.timer_lint import check_timers
 
 _FLOW_CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
 
 # Elements whose behaviour is not implemented yet. Refusing them at deploy time is better than
 # an instance that silently waits forever.
 UNSUPPORTED = {
-    "receiveTask": "receive tasks wait for messages, which this version cannot deliver yet",
     "callActivity": "call activities are not supported yet",
-    "eventBasedGateway": "event-based gateways are not supported yet",
     "complexGateway": "complex gateways are not supported",
     "dataStore": "data stores are not supported",
 }
 UNSUPPORTED_EVENTS = {
-    "timerEventDefinition": "timer events are not supported yet",
-    "messageEventDefinition": "message events are not supported yet",
-    "signalEventDefinition": "signal events are not supported yet",
     "conditionalEventDefinition": "conditional events are not supported",
     "linkEventDefinition": "link events are not supported yet",
 }
@@ -35,6 +31,23 @@ UNSUPPORTED_EVENTS = {
 # BPMN element with one of these ids replaces them in the parsed spec, and the instance fails to
 # start with "No output task connected".
 RESERVED_IDS = ("Start", "End", "Root")
+# Catching messages and signals works (POST /message, /signal); throwing them from a process does not.
+_THROWN = ("messageEventDefinition", "signalEventDefinition")
+
+
+def _thrown(element: Element) -> str | None:
+    owner = element.getparent()
+    if local_name(element) not in _THROWN or owner is None:
+        return None
+    if local_name(owner) not in ("intermediateThrowEvent", "endEvent"):
+        return None
+    what = "message" if local_name(element) == "messageEventDefinition" else "signal"
+    return (
+        f"throwing a {what} from a process is not supported yet; catching works, and "
+        f"POST /engine-rest/{what} delivers one from outside"
+    )
+
+
 _REFS = {"messageRef": "message", "errorRef": "error", "signalRef": "signal", "escalationRef": "escalation"}
 
 
@@ -71,6 +84,12 @@ class Linter:
             self._check_start(process, filename, problems)
             self._check_scripts(process, filename, problems)
             self._check_reserved_ids(process, filename, problems)
+            check_timers(
+                process,
+                filename,
+                problems,
+                lambda source, owner, line: self._compile(source, "eval", filename, owner, line, problems),
+            )
         self._check_refs(root, filename, problems)
         return problems
 
@@ -92,7 +111,10 @@ class Linter:
         for element in iter_bpmn(process):
             kind = local_name(element)
             owner = element if kind not in UNSUPPORTED_EVENTS else element.getparent()
-            reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind)
+            thrown = _thrown(element)
+            if thrown:
+                owner = element.getparent()
+            reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind) or thrown
             if reason and owner is not None:
                 problems.append(Problem(filename, f"{kind}: {reason}", element.sourceline, owner.get("id")))
 

@@ -7,9 +7,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.db.models import ProcessInstance
 from engine.exceptions import ConcurrentModification
 
 T = TypeVar("T")
@@ -23,6 +26,14 @@ def _is_retryable(err: BaseException) -> bool:
         # PostgreSQL serialization failures and deadlocks; SQLite busy after its own timeout.
         return any(s in text for s in ("could not serialize", "deadlock detected", "database is locked"))
     return False
+
+
+def locked_instance(session: Session, is_sqlite: bool, instance_id: str | None) -> ProcessInstance | None:
+    """The instance row, locked until the transaction ends (SQLite serializes writers itself)."""
+    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    if not is_sqlite:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
 
 
 def with_retries(

@@ -23,8 +23,10 @@ from engine.definitions import DefinitionInfo
 from engine.exceptions import DeploymentError, Forbidden
 from engine.handlers import HandlerRegistry
 from engine.identity import Actor
+from engine.messages import register_start_events
 from engine.problems import Problem
 from engine.spiff.parsing import ParsedProcess, SourceFile, parse_processes
+from engine.timers import schedule_start_timers
 
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".xml")
 
@@ -174,6 +176,7 @@ class DeploymentService:
             )
             resources: dict[str, DeploymentResource] = {}
             created: list[ProcessDefinition] = []
+            processes: list[ParsedProcess] = []
             unchanged: list[ProcessDefinition] = []
             for item in checked:
                 key = item.parsed.key
@@ -198,6 +201,7 @@ class DeploymentService:
                     )
                     or 0
                 ) + 1
+                processes.append(item.parsed)
                 created.append(
                     ProcessDefinition(
                         id=f"{key}:{version}:{uuid.uuid4()}",
@@ -231,6 +235,9 @@ class DeploymentService:
             session.flush()
             session.add_all(created)
             session.flush()
+            for row, parsed in zip(created, processes, strict=True):
+                schedule_start_timers(session, row.id, row.key, parsed.process_element, now)
+                register_start_events(session, row.id, row.key, parsed.process_element, now)
             return DeploymentInfo(
                 deployment_id,
                 name,

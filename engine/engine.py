@@ -16,9 +16,11 @@ from engine.history import HistoryService
 from engine.identity import IdentityService
 from engine.instances import InstanceLoader, RuntimeService
 from engine.jobs import JobService
+from engine.messages import MessageService
 from engine.sandbox import Sandbox
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.tasks import TaskService
+from engine.timers import TimerService
 
 DEFAULT_DATABASE_URL = "sqlite:///var/flowdesk.sqlite"
 DEFAULT_MAX_BPMN_BYTES = 10 * 1024 * 1024
@@ -53,7 +55,7 @@ class Engine:
             handlers = handler_api.default_registry
         self.handlers = handlers
         self.executor = Executor(handlers, self.sandbox)
-        loader = InstanceLoader(cache, SandboxScriptEngine(self.sandbox), clock, self.executor)
+        loader = InstanceLoader(cache, SandboxScriptEngine(self.sandbox, clock), clock, self.executor)
         self.identity = IdentityService(database, clock)
         self.definitions = DefinitionService(database, cache)
         self.deployments = DeploymentService(database, Linter(self.sandbox), clock, max_bytes, handlers)
@@ -61,6 +63,8 @@ class Engine:
         self.tasks = TaskService(database, loader, self.identity, clock)
         self.history = HistoryService(database)
         self.jobs = JobService(database, loader, self.executor, clock)
+        self.timers = TimerService(database, loader, self.runtime, clock)
+        self.messages = MessageService(database, loader, self.runtime, clock)
 
     @classmethod
     def from_url(cls, url: str | None = None, **kwargs: object) -> Engine:

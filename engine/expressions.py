@@ -28,6 +28,8 @@ from engine.sandbox import Sandbox
 
 EL_CONDITION = "el-condition:"
 FEEL_CONDITION = "feel-condition:"
+# EL text that does not start with ``${`` (``PT${minutes}M``) handed to the script engine as a value.
+EL_TEXT = "el-text:"
 CONDITION_ELEMENTS = ("conditionExpression", "completionCondition")
 EXPRESSION_ELEMENTS = (*CONDITION_ELEMENTS, "loopCardinality")
 
@@ -35,7 +37,7 @@ EXPRESSION_ELEMENTS = (*CONDITION_ELEMENTS, "loopCardinality")
 def is_foreign(expression: str) -> bool:
     """Whether ``expression`` is EL or FEEL (a marked condition, ``${...}`` or ``=...`` text) rather
     than Python; neither ``$`` nor a leading ``=`` can start a Python expression."""
-    return expression.startswith((EL_CONDITION, FEEL_CONDITION)) or expression.lstrip().startswith(
+    return expression.startswith((EL_CONDITION, FEEL_CONDITION, EL_TEXT)) or expression.lstrip().startswith(
         ("${", "#{", "=")
     )
 
@@ -60,6 +62,8 @@ def evaluate(expression: str, variables: Mapping[str, Any], sandbox: Sandbox) ->
         return compile_el(expression[len(EL_CONDITION) :], condition=True).evaluate(variables, sandbox)
     if expression.startswith(FEEL_CONDITION):
         return compile_feel(expression[len(FEEL_CONDITION) :], condition=True).evaluate(variables, sandbox)
+    if expression.startswith(EL_TEXT):
+        return compile_el(expression[len(EL_TEXT) :]).evaluate(variables, sandbox)
     if is_feel(expression):
         return compile_feel(expression.strip()).evaluate(variables, sandbox)
     return compile_el(expression.strip()).evaluate(variables, sandbox)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,12 +17,14 @@ from engine.concurrency import with_retries
 from engine.db import Database
 from engine.db.models import HistoryActivity, HistoryTask, HumanTask, InstanceState, Job, ProcessInstance
 from engine.definitions import DefinitionCache, LoadedDefinition, latest_id
+from engine.event_sync import forget_instance
 from engine.exceptions import Forbidden, InstanceNotFound, InvalidRequest
 from engine.executor import Executor
 from engine.forms import FormField, validate_submission
 from engine.identity import Actor
 from engine.spiff.runner import Runner, StepResult
 from engine.spiff.scripting import SandboxScriptEngine
+from engine.spiff.waits import event_only_starts
 from engine.steps import StepWriter
 from engine.variables import check_storable
 
@@ -142,29 +144,53 @@ class RuntimeService:
                 assert key is not None
                 definition_id = latest_id(session, key)
             loaded = self.loader.cache.load(session, definition_id)
+            events = event_only_starts(loaded.spec)
+            if events:
+                raise InvalidRequest(
+                    f"process {loaded.info.key!r} starts only by {' or '.join(events)}: deliver it with "
+                    "POST /engine-rest/message (messageName) or /engine-rest/signal (name) instead",
+                    key=loaded.info.key,
+                )
             if validate_start_form and loaded.model.start_form:
                 fields = [FormField.from_dict(f) for f in loaded.model.start_form]
                 start_vars = validate_submission(fields, start_vars)
-            now = self.clock()
-            instance = ProcessInstance(
-                id=str(uuid.uuid4()),
-                definition_id=loaded.info.id,
-                process_key=loaded.info.key,
-                business_key=business_key,
-                state=InstanceState.ACTIVE,
-                workflow="",
-                started_at=now,
-                started_by=actor.name if actor else None,
-            )
-            runner = Runner.new(
-                loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
-            )
-            result = runner.start(start_vars)
-            jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=True)
-            writer = StepWriter(session, now)
-            writer.save(instance, loaded, runner, result, actor=actor, before={}, is_new=True, jobs=jobs)
-            writer.operation(instance.id, None, "Start", actor, {"businessKey": business_key})
-            return InstanceInfo.of(instance)
+            return InstanceInfo.of(self.start_in(session, loaded, start_vars, business_key, actor))
+
+    def start_in(
+        self,
+        session: Session,
+        loaded: LoadedDefinition,
+        variables: Mapping[str, Any],
+        business_key: str | None = None,
+        actor: Actor | None = None,
+        begin: Callable[[Runner], StepResult] | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> ProcessInstance:
+        """Start an instance inside the caller's transaction (timers and messages start them too).
+
+        ``begin`` runs the new workflow to its first wait state; by default from its start events
+        with ``variables`` (a message start catches its message instead).
+        """
+        now = self.clock()
+        instance = ProcessInstance(
+            id=str(uuid.uuid4()),
+            definition_id=loaded.info.id,
+            process_key=loaded.info.key,
+            business_key=business_key,
+            state=InstanceState.ACTIVE,
+            workflow="",
+            started_at=now,
+            started_by=actor.name if actor else None,
+        )
+        runner = Runner.new(
+            loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
+        )
+        result = begin(runner) if begin is not None else runner.start(variables)
+        jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=True)
+        writer = StepWriter(session, now)
+        writer.save(instance, loaded, runner, result, actor=actor, before={}, is_new=True, jobs=jobs)
+        writer.operation(instance.id, None, "Start", actor, {"businessKey": business_key, **(detail or {})})
+        return instance
 
     def get(self, instance_id: str) -> InstanceInfo:
         with self.database.read() as session:
@@ -287,6 +313,7 @@ class RuntimeService:
                 )
                 session.execute(delete(HumanTask).where(HumanTask.instance_id == instance_id))
                 session.execute(delete(Job).where(Job.instance_id == instance_id))
+                forget_instance(session, instance_id)
                 if task_ids:
                     session.execute(
                         update(HistoryTask)

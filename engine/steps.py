@@ -22,6 +22,7 @@ from engine.db.models import (
     table,
 )
 from engine.definitions import LoadedDefinition
+from engine.event_sync import sync_events
 from engine.executor import insert_jobs
 from engine.identity import Actor
 from engine.spiff.runner import Runner, StepResult
@@ -75,6 +76,7 @@ class StepWriter:
             self.session.add(instance)
         self.session.flush()  # the revision check happens here for existing instances
         insert_jobs(self.session, jobs or [])
+        sync_events(self.session, instance, runner, result, self.now, is_new)
         self._sync_tasks(instance, loaded, runner, actor, is_new, completed_task_id)
         self._activities(instance, result, is_new)
         self._variables(instance, before, runner.variables(), actor)

@@ -8,6 +8,8 @@
             run = pt.start("score_lead", variables={"lead": LEAD}, business_key="L-1")
             assert run.open_tasks == ["sales_review"]
             run.complete("sales_review", {"accepted": True})  # validated like a person's submit
+            pt.clock.advance(days=7); pt.fire_timers()  # timers due by the FakeClock
+            pt.correlate("payment_received", business_key="L-1")  # as POST /engine-rest/message
             run.run_jobs()  # due handler jobs (asyncBefore, retries), in this process
             assert run.ended and run.variables["score"] == 65
             assert run.path == ["start", "score", "hot", "sales_review", "handed_over"]
@@ -37,6 +39,7 @@ from engine.handlers import Handler, HandlerRegistry
 from engine.identity import Actor
 from engine.instances import InstanceInfo
 from engine.jobs import JobInfo
+from engine.messages import Correlation
 from engine.tasks import TaskQuery
 
 WORKER_ID = "process-test"
@@ -96,6 +99,23 @@ class ProcessTest:
         if self.fail_fast:
             run._check(set(), None)
         return run
+
+    def fire_timers(self) -> int:
+        """Fire the timers due by ``self.clock`` (advance it first), as a worker would; how many fired."""
+        return self.engine.timers.fire_due(WORKER_ID)
+
+    def correlate(
+        self,
+        message: str,
+        *,
+        business_key: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        all: bool = False,
+    ) -> list[Correlation]:
+        """Deliver ``message`` as ``POST /engine-rest/message`` does; where it went."""
+        return self.engine.messages.correlate(
+            message, business_key=business_key, variables=variables, all=all
+        )
 
     def run_jobs(self) -> int:
         """Run due handler jobs, and the jobs they lead to, until none is due; how many ran.

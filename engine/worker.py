@@ -35,6 +35,7 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ DEFAULT_POLL_INTERVAL = 1.0
 # When running a job raised (the database went away, a bug in the engine), the job comes back
 # after this delay, one retry fewer.
 CRASH_RETRY_SECONDS = 10
+# The timer loop never waits less than this: a due timer another worker holds is not a busy loop.
+MIN_TIMER_WAIT = 0.05
 COMPLETED, FAILED, SKIPPED, CRASHED = "completed", "failed", "skipped", "crashed"
 
 
@@ -92,11 +95,13 @@ class Worker:
     # -- running ---------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Acquire up to ``concurrency`` due jobs and run them side by side; how many were run.
+        """Fire due timers, then acquire up to ``concurrency`` due jobs and run them side by side;
+        how many timers and jobs there were.
 
         Whatever their outcome (completed, failed, skipped) they count: a loop ``while
         worker.run_once(): ...`` ends once no job is due.
         """
+        fired = self.engine.timers.fire_due(self.worker_id)
         jobs = self.jobs.acquire(self.worker_id, limit=self.concurrency, lock_seconds=self.lock_seconds)
         others = [threading.Thread(target=self._run, args=(job,), daemon=True) for job in jobs[1:]]
         for thread in others:
@@ -105,7 +110,7 @@ class Worker:
             self._run(jobs[0])
         for thread in others:
             thread.join()
-        return len(jobs)
+        return len(jobs) + fired
 
     def run_forever(self, stop: threading.Event) -> None:
         """Run jobs until ``stop`` is set; then let the running jobs finish and return."""
@@ -119,6 +124,7 @@ class Worker:
             threading.Thread(target=self._slot, name=f"flowdesk-worker-{n}", daemon=True)
             for n in range(self.concurrency)
         ]
+        threads.append(threading.Thread(target=self._timers, name="flowdesk-worker-timers", daemon=True))
         if not database.is_sqlite:
             threads.append(
                 threading.Thread(target=self._renew_locks, name="flowdesk-worker-locks", daemon=True)
@@ -255,6 +261,34 @@ class Worker:
                 info.error_message,
             )
 
+    # -- timers ----------------------------------------------------------------------------------
+
+    def _timers(self) -> None:
+        """Fire due timers; sleep until the next due time, a wake-up, or the poll, whichever is first.
+
+        Timers written by this process wake the loop at once (``Database.job_listeners``); those
+        written by other processes are seen at the next poll, so with the default poll of one
+        second a timer fires within a second of its due time.
+        """
+        timers = self.engine.timers
+        while True:
+            with self._condition:
+                if self._stopped:
+                    return
+                since = self._generation
+            timeout = self.poll_interval
+            try:
+                if timers.fire_due(self.worker_id):
+                    continue
+                timeout = timer_wait(timers.next_due(), self.engine.clock(), self.poll_interval)
+            except Exception:
+                log.exception("worker %s could not fire timers; again in %g s", self.worker_id, timeout)
+            with self._condition:
+                self._condition.wait_for(
+                    lambda: self._stopped or self._generation != since,  # noqa: B023
+                    timeout=timeout,
+                )
+
     # -- lock renewal ------------------------------------------------------------------------------
 
     def _renew_locks(self) -> None:
@@ -277,6 +311,13 @@ class Worker:
                 with self._lock:
                     if job_id in self._running:
                         self._running[job_id] = now
+
+
+def timer_wait(upcoming: datetime | None, now: datetime, poll_interval: float) -> float:
+    """Seconds the timer loop sleeps: until the next due time, at most the poll interval."""
+    if upcoming is None:
+        return poll_interval
+    return min(poll_interval, max((upcoming - now).total_seconds(), MIN_TIMER_WAIT))
 
 
 def stop_on_signals(

@@ -285,3 +285,59 @@ class Job(Base):
 def table(model: type[Base]) -> Table:
     """The Core table of a model, for bulk statements that skip the ORM unit of work."""
     return model.__table__  # type: ignore[return-value]
+
+
+class TimerScope(enum.StrEnum):
+    START = "start"  # a timer start event of a definition: firing starts an instance
+    CATCH = "catch"  # an instance waits: intermediate catch, boundary, event subprocess start
+
+
+class Timer(Base):
+    """A due time: written in the transaction of the step that began the wait, fired by workers."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "due_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    scope: Mapped[TimerScope] = mapped_column(_enum(TimerScope, "timer_scope"))
+    definition_id: Mapped[str] = mapped_column(String(255), index=True)
+    process_key: Mapped[str] = mapped_column(String(255))
+    instance_id: Mapped[str | None] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), index=True
+    )
+    task_id: Mapped[str | None] = mapped_column(ID, unique=True)  # the waiting SpiffWorkflow task
+    activity_id: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime]
+    # Start timers: what computes the next due time after a firing (engine.timers.StartSchedule).
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    locked_by: Mapped[str | None] = mapped_column(String(255))
+    locked_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed firings in a row
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class SubscriptionKind(enum.StrEnum):
+    MESSAGE = "message"
+    SIGNAL = "signal"
+
+
+class EventSubscription(Base):
+    """A message or signal catch: of a definition (start events) or of a waiting instance task."""
+
+    __tablename__ = "event_subscriptions"
+    __table_args__ = (
+        Index("ix_event_subscriptions_lookup", "kind", "name", "business_key"),
+        Index("ix_event_subscriptions_instance", "instance_id"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[SubscriptionKind] = mapped_column(_enum(SubscriptionKind, "subscription_kind"))
+    name: Mapped[str] = mapped_column(String(255))
+    definition_id: Mapped[str] = mapped_column(String(255))
+    process_key: Mapped[str] = mapped_column(String(255))
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(ID, unique=True)
+    activity_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]

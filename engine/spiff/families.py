@@ -13,16 +13,41 @@ from functools import cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    BoundaryEventParser,
+    IntermediateCatchEventParser,
+    StartEventParser,
+)
 from SpiffWorkflow.bpmn.parser.task_parsers import GatewayParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, ParallelGatewayConverter
-from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    IntermediateCatchEvent,
+    ManualTask,
+    NoneTask,
+    ReceiveTask,
+    ServiceTask,
+    StartEvent,
+)
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaIntermediateCatchEventParser,
+    CamundaStartEventParser,
+)
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
+from SpiffWorkflow.spiff.parser.event_parsers import (
+    SpiffBoundaryEventParser,
+    SpiffIntermediateCatchEventParser,
+    SpiffStartEventParser,
+)
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -30,7 +55,14 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.dialect import Dialect
+from engine.spiff.event_scopes import EventSubprocessStartParsing
 from engine.spiff.joins import MergingParallelGateway
+from engine.spiff.messages import (
+    CamundaMessageParsing,
+    FlowdeskCamundaMessage,
+    FlowdeskCamundaReceiveTaskParser,
+)
+from engine.spiff.timers import TIMER_CLASSES, TimerParsing
 
 
 @dataclass(frozen=True)
@@ -85,8 +117,19 @@ class PassThroughTask(NoneTask):  # type: ignore[misc]
 _JOINS = {full_tag("parallelGateway"): (GatewayParser, MergingParallelGateway)}
 
 
-class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
-    OVERRIDE_PARSER_CLASSES = {**BpmnParser.OVERRIDE_PARSER_CLASSES, **_JOINS}
+def _event_parsers(
+    start: type[Any], catch: type[Any], boundary: type[Any], *mixins: type[Any]
+) -> dict[str, Any]:
+    """Event parsers of one family whose timers read Flowdesk's clock (see engine.spiff.timers)."""
+
+    def timed(base: type[Any], *more: type[Any]) -> type[Any]:
+        return type(f"Flowdesk{base.__name__}", (*more, *mixins, TimerParsing, base), {})
+
+    return {
+        full_tag("startEvent"): (timed(start, EventSubprocessStartParsing), StartEvent),
+        full_tag("intermediateCatchEvent"): (timed(catch), IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (timed(boundary), BoundaryEvent),
+    }
 
 
 class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
@@ -99,6 +142,13 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
         # SpiffWorkflow makes both wait for a person, who would have nothing to do in them.
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
+        full_tag("receiveTask"): (FlowdeskCamundaReceiveTaskParser, ReceiveTask),
+        **_event_parsers(
+            CamundaStartEventParser,
+            CamundaIntermediateCatchEventParser,
+            CamundaBoundaryEventParser,
+            CamundaMessageParsing,
+        ),
     }
 
 
@@ -107,6 +157,15 @@ class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
         full_tag("serviceTask"): (SpiffTaskParser, SpiffWaitingServiceTask),
+        **_event_parsers(SpiffStartEventParser, SpiffIntermediateCatchEventParser, SpiffBoundaryEventParser),
+    }
+
+
+class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
+    OVERRIDE_PARSER_CLASSES = {
+        **BpmnParser.OVERRIDE_PARSER_CLASSES,
+        **_JOINS,
+        **_event_parsers(StartEventParser, IntermediateCatchEventParser, BoundaryEventParser),
     }
 
 
@@ -121,6 +180,7 @@ def _serializer(config: dict[Any, Any]) -> Any:
         PassThroughManualTask: BpmnTaskSpecConverter,
         PassThroughTask: BpmnTaskSpecConverter,
     }
+    config.update({timer: TimerConditionalEventDefinitionConverter for timer in TIMER_CLASSES})
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))
     return BpmnWorkflowSerializer(registry)
 
@@ -128,7 +188,8 @@ def _serializer(config: dict[Any, Any]) -> Any:
 @cache
 def family(dialect: Dialect) -> Family:
     if dialect is Dialect.CAMUNDA7:
-        return Family(dialect, FlowdeskCamundaParser, _serializer(CAMUNDA_CONFIG))
+        config = {**CAMUNDA_CONFIG, FlowdeskCamundaMessage: CAMUNDA_CONFIG[CamundaMessage]}
+        return Family(dialect, FlowdeskCamundaParser, _serializer(config))
     if dialect is Dialect.SPIFF:
         return Family(dialect, FlowdeskSpiffParser, _serializer(SPIFF_CONFIG))
     if dialect is Dialect.PLAIN:

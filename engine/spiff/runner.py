@@ -22,9 +22,12 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.exceptions import FlowdeskError, TaskNotFound
+from engine.spiff.event_scopes import settle
 from engine.spiff.families import Family
 from engine.spiff.pruning import Pruner
+from engine.spiff.runner_events import EventSteps
 from engine.spiff.serialization import workflow_from_json, workflow_to_json
+from engine.spiff.waits import WaitingEvent, trigger_events, waiting_events
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
@@ -75,6 +78,9 @@ class Snapshot:
     waiting_service_tasks: list[WaitingServiceTask]
     open_activity_ids: list[str]
     variables: dict[str, Any]
+    # Timers, message and signal catches the instance waits for: the rows of the timer and
+    # subscription tables (engine.event_sync).
+    waiting_events: list[WaitingEvent] = field(default_factory=list)
 
 
 _RECORDED = "flowdesk_recorded"
@@ -102,7 +108,7 @@ def _activity_type(task: Any) -> str:
     return name[0].lower() + name[1:]
 
 
-class Runner:
+class Runner(EventSteps):
     """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
 
     def __init__(self, fam: Family, workflow: BpmnWorkflow, clock: Callable[[], datetime]) -> None:
@@ -112,6 +118,8 @@ class Runner:
         self._snapshot: Snapshot | None = None
         # The user tasks open when the workflow was loaded: the rows the task table holds for it.
         self.initial_ready_ids: frozenset[str] = frozenset()
+        # Likewise the timers and subscriptions the event tables hold for it.
+        self.initial_events: tuple[WaitingEvent, ...] = ()
 
     @classmethod
     def new(
@@ -135,7 +143,9 @@ class Runner:
         clock: Callable[[], datetime],
     ) -> Runner:
         runner = cls(fam, workflow_from_json(fam, text, spec, subprocess_specs, script_engine), clock)
-        runner.initial_ready_ids = frozenset(t.task_id for t in runner.snapshot().ready_user_tasks)
+        snapshot = runner.snapshot()
+        runner.initial_ready_ids = frozenset(t.task_id for t in snapshot.ready_user_tasks)
+        runner.initial_events = tuple(snapshot.waiting_events)
         return runner
 
     def dump(self, instance_id: str = "") -> str:
@@ -246,6 +256,11 @@ class Runner:
             # A boundary event waits as long as its activity runs; it enters history only if it fires.
             if spec.bpmn_id is not None and task.id not in seen and not isinstance(spec, BoundaryEvent):
                 result.events.append(self._event(task, ended=False))
+        if result.error is None and self.workflow.subprocesses:
+            cancelled = settle(self.workflow)
+            if cancelled:
+                self._cancellations(cancelled, result)
+                return self._run_engine(result)
         return result
 
     def _event(self, task: Any, *, ended: bool) -> ActivityEvent:
@@ -307,6 +322,7 @@ class Runner:
         """Walk the tree once: build the snapshot and return the open tasks."""
         ready: list[ReadyUserTask] = []
         waiting: list[WaitingServiceTask] = []
+        events: list[WaitingEvent] = []
         open_ids: list[str] = []
         merged: dict[str, Any] = {}
         any_open = False
@@ -322,11 +338,15 @@ class Runner:
                 ready.append(ReadyUserTask(str(task.id), spec.bpmn_id, spec.bpmn_name, task.data))
             elif task.state == TaskState.STARTED and isinstance(spec, ServiceTaskMixin):
                 waiting.append(WaitingServiceTask(str(task.id), spec.bpmn_id, task.data))
+            elif getattr(spec, "event_definition", None) is not None:
+                events += waiting_events(task)
         if self.workflow.is_completed():
             merged = dict(self.workflow.data)
         elif not any_open and self.workflow.last_task is not None:
             merged = dict(self.workflow.last_task.data)
-        self._snapshot = Snapshot(ready, waiting, open_ids, merged)
+        if self.workflow.spec.start.trigger_specs:
+            events += trigger_events(self.workflow)
+        self._snapshot = Snapshot(ready, waiting, open_ids, merged, events)
         return open_tasks
 
     def ready_user_tasks(self) -> list[ReadyUserTask]:

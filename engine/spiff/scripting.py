@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -38,7 +39,13 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         return True
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Sandbox, clock: Callable[[], datetime] = _utc_now) -> None:
         super().__init__(environment=SandboxEnvironment(sandbox))
         self.sandbox = sandbox
+        # Timers (engine.spiff.timers) read the time here, so the engine's clock decides when they fire.
+        self.clock = clock

@@ -7,7 +7,16 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify
 
 from webui.auth import basic_auth_actor
-from webui.rest import definitions, deployments, external_tasks, history, incidents, instances, tasks
+from webui.rest import (
+    definitions,
+    deployments,
+    external_tasks,
+    history,
+    incidents,
+    instances,
+    messages,
+    tasks,
+)
 from webui.rest.common import engine, install_error_handlers
 
 PREFIX = "/engine-rest"
@@ -37,6 +46,7 @@ def register(app: Flask) -> None:
         history.bp,
         external_tasks.bp,
         incidents.bp,
+        messages.bp,
     ):
         api.register_blueprint(child)
     app.register_blueprint(api)

@@ -1,0 +1,127 @@
+"""Event subprocesses as BPMN means them, on top of what SpiffWorkflow 3.2 does.
+
+SpiffWorkflow runs a timer-started event subprocess beside the main flow from the start, never
+interrupts anything when one fires, and keeps the scope (and so the instance) open while an
+event subprocess still waits for its start event after the main flow has ended. ``settle`` fixes
+both after each engine step:
+
+- an *interrupting* event subprocess whose start event fired cancels every other open activity
+  of its scope (the main flow, and the other event subprocesses);
+- an event subprocess still waiting for its start when nothing else of its scope is open is
+  cancelled, so the scope ends (a triggered one keeps running to its end, as BPMN says).
+
+Whether a start event interrupts is written into its description at parse time
+(``EventSubprocessStartParsing``), the way SpiffWorkflow marks boundary events ("Interrupting
+Timer Boundary Event"), so the stored spec carries it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.util.task import TaskState
+
+_OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_NON_INTERRUPTING = "Non-Interrupting"
+_INTERRUPTING = "Interrupting"
+_HANDLED = "flowdesk_interrupted"
+
+
+class EventSubprocessStartParsing:
+    """Mixin for start event parsers: records ``isInterrupting`` of event subprocess starts."""
+
+    def create_task(self) -> Any:
+        task = super().create_task()  # type: ignore[misc]
+        node = self.node  # type: ignore[attr-defined]
+        parent = node.getparent()
+        if parent is not None and str(parent.get("triggeredByEvent", "")).lower() == "true":
+            interrupting = str(node.get("isInterrupting", "true")).lower() != "false"
+            prefix = _INTERRUPTING if interrupting else _NON_INTERRUPTING
+            task.description = f"{prefix} {task.description or 'Start Event'}"
+        return task
+
+
+def is_interrupting(start_spec: Any) -> bool:
+    return not str(start_spec.description or "").startswith(_NON_INTERRUPTING)
+
+
+def _start_events(subprocess: Any) -> list[Any]:
+    return [t for t in subprocess.tasks.values() if isinstance(t.task_spec, StartEvent)]
+
+
+def _is_event_subprocess(subprocess: Any) -> bool:
+    # Camunda's parser gives event subprocesses the call activity spec class; their start events
+    # carry the marker written at parse time.
+    return any(
+        str(spec.description or "").startswith((_INTERRUPTING, _NON_INTERRUPTING))
+        for spec in subprocess.spec.task_specs.values()
+        if isinstance(spec, StartEvent)
+    )
+
+
+def settle(workflow: Any) -> list[Any]:
+    """Apply event subprocess semantics; the activities cancelled (for history). Call until []."""
+    cancelled: list[Any] = []
+    for task_id, subprocess in list(workflow.subprocesses.items()):
+        task = workflow.get_task_from_id(task_id)
+        if task is not None and task.internal_data.get(_HANDLED) == 1 and task.state == TaskState.COMPLETED:
+            # The interrupted main flow left no data to end with; the event subprocess's data is
+            # what the scope ends with.
+            task.internal_data[_HANDLED] = 2
+            task.workflow.data.update(task.data)
+            continue
+        if task is None or task.state != TaskState.STARTED or not _is_event_subprocess(subprocess):
+            continue
+        starts = _start_events(subprocess)
+        fired = [s for s in starts if s.has_state(TaskState.COMPLETED)]
+        scope = task.workflow
+        others = [
+            t
+            for t in scope.get_tasks(state=_OPEN, skip_subprocesses=True)
+            if t is not task and t.task_spec.bpmn_id is not None
+        ]
+        if fired:
+            if task.internal_data.get(_HANDLED) or not is_interrupting(fired[0].task_spec):
+                continue
+            task.internal_data[_HANDLED] = 1
+            for other in others:
+                if other.has_state(_OPEN):
+                    cancelled += _open_within(workflow, other)
+                    other.cancel()
+        elif not [t for t in others if not _waiting_event_subprocess(workflow, t)]:
+            cancelled += _open_within(workflow, task)
+            task.cancel()
+        else:
+            continue
+        # A join (the scope's end) waiting for what was just cancelled looks again.
+        for waiting in scope.get_tasks(state=TaskState.WAITING, skip_subprocesses=True):
+            if not isinstance(waiting.task_spec, CatchingEvent):
+                waiting.task_spec._update(waiting)
+    return cancelled
+
+
+def interrupted(workflow: Any) -> bool:
+    """True once an interrupting event subprocess of the process has fired: nothing else can start."""
+    return any(
+        task.internal_data.get(_HANDLED)
+        for task_id in workflow.subprocesses
+        if (task := workflow.get_task_from_id(task_id)) is not None and task.workflow is workflow
+    )
+
+
+def _open_within(workflow: Any, task: Any) -> list[Any]:
+    """``task`` and, for a subprocess, its open activities: what history shows as cancelled."""
+    found = [task]
+    subprocess = workflow.subprocesses.get(task.id)
+    if subprocess is not None:
+        found += [t for t in subprocess.get_tasks(state=_OPEN) if t.task_spec.bpmn_id is not None]
+    return found
+
+
+def _waiting_event_subprocess(workflow: Any, task: Any) -> bool:
+    subprocess = workflow.subprocesses.get(task.id)
+    if subprocess is None or not _is_event_subprocess(subprocess):
+        return False
+    return not any(s.has_state(TaskState.COMPLETED) for s in _start_events(subprocess))
