@@ -26,6 +26,10 @@ UNSUPPORTED = {
 UNSUPPORTED_EVENTS = {
     "conditionalEventDefinition": "conditional events are not supported",
     "linkEventDefinition": "link events are not supported yet",
+    "compensateEventDefinition": (
+        "compensation events are not supported yet; undo the work in an event subprocess or on an "
+        "error path, with the service tasks that reverse it (e.g. release the stock, issue a credit note)"
+    ),
 }
 # SpiffWorkflow names its own start and end steps of every process (and subprocess) like this: a
 # BPMN element with one of these ids replaces them in the parsed spec, and the instance fails to

@@ -28,6 +28,8 @@ class Row:
 
 
 CONF = "tests/conformance/test_elements.py"
+TIMERS = "tests/engine/test_timers.py"
+MESSAGES = "tests/engine/test_messages.py"
 S, P, N = Status.SUPPORTED, Status.PARTIAL, Status.NOT_SUPPORTED
 
 COVERAGE: tuple[Row, ...] = (
@@ -170,6 +172,99 @@ COVERAGE: tuple[Row, ...] = (
         S,
         "caught by the escalation boundary event of its subprocess",
         f"{CONF}::test_escalation_end_event_is_caught_by_its_boundary",
+    ),
+    Row(
+        "Events",
+        "Intermediate timer catch event",
+        S,
+        "`timeDuration`, `timeDate`, `timeCycle`; ISO-8601 literals, EL, Python in spiffworkflow files",
+        f"{TIMERS}::test_intermediate_timer_waits_until_its_due_time_then_fires_once",
+    ),
+    Row(
+        "Events",
+        "Boundary timer event",
+        S,
+        "interrupting, and non-interrupting with cycles",
+        f"{TIMERS}::test_non_interrupting_cycle_fires_each_repetition_and_keeps_the_task",
+    ),
+    Row(
+        "Events",
+        "Timer start event",
+        S,
+        "date, duration, `R3/PT1H` cycles and cron, on the latest version",
+        f"{TIMERS}::test_timer_start_cycle_starts_instances_on_schedule",
+    ),
+    Row(
+        "Events",
+        "Message catch event, receive task",
+        S,
+        "`POST /engine-rest/message` by business key, correlation keys or instance id",
+        f"{MESSAGES}::test_message_reaches_the_instance_with_its_business_key",
+    ),
+    Row(
+        "Events",
+        "Message start event",
+        S,
+        "business key and variables on the new instance",
+        f"{MESSAGES}::test_message_start_event_starts_an_instance_with_business_key_and_variables",
+    ),
+    Row(
+        "Events",
+        "Message boundary event",
+        S,
+        "interrupting and non-interrupting",
+        f"{MESSAGES}::test_interrupting_message_boundary_cancels_the_task",
+    ),
+    Row(
+        "Events",
+        "Event-based gateway",
+        S,
+        "message against timer; the losing wait goes",
+        f"{MESSAGES}::test_event_based_gateway_takes_the_message_or_the_timer",
+    ),
+    Row(
+        "Events",
+        "Signal catch and start events",
+        S,
+        "`POST /engine-rest/signal` reaches every waiting one",
+        f"{MESSAGES}::test_signal_reaches_every_waiting_catch_and_signal_start",
+    ),
+    Row(
+        "Events",
+        "Event subprocess (timer, message, signal start)",
+        P,
+        "interrupting or not; message and signal starts nested inside an embedded subprocess are not "
+        "subscribed yet",
+        f"{MESSAGES}::test_message_event_subprocess_cancels_the_order_at_any_point",
+    ),
+    Row(
+        "Events",
+        "Message and signal throw events",
+        N,
+        "refused at deploy time; use the REST endpoints",
+        f"{MESSAGES}::test_throwing_a_message_from_a_process_is_refused_at_deploy",
+    ),
+    Row(
+        "Events",
+        "Compensation",
+        N,
+        "refused at deploy time, naming each compensation event",
+        f"{CONF}::test_compensation_is_refused_at_deploy_on_each_compensation_event",
+    ),
+    # -- expressions and dialects ----------------------------------------------------------------
+    Row(
+        "Dialects",
+        "Camunda 7 EL (JUEL)",
+        S,
+        "conditions, input/output mappings, assignment, `camunda:expression`; translated at deploy time",
+        "tests/engine/test_camunda_el.py::test_big_order_is_routed_to_approval_with_assignment_from_el",
+    ),
+    Row(
+        "Dialects",
+        "Camunda 8 (zeebe) files, FEEL",
+        P,
+        "job types, ioMapping, assignment; a FEEL subset; call activities not yet",
+        "tests/engine/test_camunda8_files.py::test_a_good_lead_goes_to_review_with_feel_mappings_and_assignment",
     ),
 )
 

@@ -141,3 +141,11 @@ def test_call_activity_is_refused_at_deploy(engine: Engine) -> None:
     [problem] = err.value.problems
     assert (problem.element_id, problem.line) == ("Invoice", 9)
     assert "call activities are not supported yet" in problem.message
+
+
+def test_compensation_is_refused_at_deploy_on_each_compensation_event(engine: Engine) -> None:
+    with pytest.raises(DeploymentError) as err:
+        deploy(engine, "compensation")
+    found = {(p.element_id, p.line) for p in err.value.problems if "compensation events" in p.message}
+    assert found == {("Compensate", 9), ("Undo", 12)}
+    assert all("NotImplementedError" not in p.message for p in err.value.problems)
