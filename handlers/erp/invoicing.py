@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from handlers.erp.numbering import CREDIT_NOTE_SERIES, INVOICE_SERIES, next_docu
 from handlers.erp.rendering import render_invoice
 from handlers.erp.taxes import Rounding, TaxLine, compute_invoice, currency_places, round_money
 from handlers.exceptions import HandlerInputError, NotFoundError
-from handlers.inputs import decimal, order_ref, places, utcnow, value
+from handlers.inputs import date_value, decimal, order_ref, places, utcnow, value
 from handlers.registry import builtin
 
 DEFAULT_CURRENCY = "EUR"
@@ -216,17 +216,7 @@ def credit(session: Session, invoice_id: str, issue_date: date, now: datetime) -
 
 
 def _issue_date(ctx: HandlerContext) -> date:
-    raw = value(ctx, "invoiceDate", None)
-    if raw is None:
-        return utcnow().date()
-    if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw)[:10])
-    except ValueError as err:
-        raise HandlerInputError(f"invoiceDate must be a date such as 2026-12-01, not {raw!r}") from err
+    return date_value(ctx, "invoiceDate")
 
 
 def _rounding(ctx: HandlerContext) -> Rounding:
@@ -309,4 +299,12 @@ def _posted(invoice: Invoice) -> Result:
         "invoiceNumber": invoice.number,
         "invoiceTotal": money_of(invoice, invoice.total),
         "invoiceDueDate": invoice.due_date,
+        # What the process's due-date timer waits for: overdue from the day after the due date.
+        "paymentReminderAt": first_reminder_at(invoice.due_date) if invoice.due_date else None,
+        "paymentStatus": invoice.payment_state,
     }
+
+
+def first_reminder_at(due_date: date) -> datetime:
+    """The moment an unpaid invoice is overdue: the start of the day after its due date, UTC."""
+    return datetime.combine(due_date + timedelta(days=1), time.min, tzinfo=UTC)

@@ -33,13 +33,14 @@ def test_an_accepted_lead_becomes_a_customer_with_reserved_stock_and_a_posted_in
     complete(l2c, instance, "sales_review", {"accepted": True, "notes": "budget confirmed"}, SALES)
 
     variables = l2c.runtime.variables(instance)
-    assert l2c.runtime.get(instance).ended
-    assert path(l2c, instance)[-4:] == [
+    assert path(l2c, instance)[-5:] == [
         "Task_reserve",
         "Task_create_invoice",
         "Task_post_invoice",
-        "EndEvent_invoiced",
+        "Gateway_await_payment",
+        "Gateway_payment_or_due",
     ]
+    assert l2c.runtime.open_activities(instance) == ["Gateway_payment_or_due"]  # waiting to be paid
     assert all(variables.get(name) is not None for name in RESULT_VARIABLES)
     assert (variables["leadGrade"], variables["qualified"], variables["reservationStatus"]) == (
         "A",
