@@ -14,15 +14,15 @@ from engine.messages import MessageCorrelationError
 from handlers.erp.catalogue import stock_levels
 from handlers.erp.models import DunningLetter, Invoice, Payment, Reservation
 from handlers.erp.payments import letters
-from tests.handlers.factories import invoice_number
+from tests.handlers.factories import invoice_number, order_lines
 from tests.handlers.l2c import complete, open_tasks, path, rows, start
-from tests.helpers import SALES
+from tests.helpers import SALES, WAREHOUSE
 
 TOTAL = D("241.27")  # 2 x 100.00 + 2.5 m x 1.10, 19 % each
 
 
-def posted(engine: Engine, order: str, **variables: Any) -> str:
-    """An instance whose invoice is posted: it waits for the payment or the due date."""
+def accepted(engine: Engine, order: str, **variables: Any) -> str:
+    """An instance past the sales review: with enough stock its invoice is posted and it waits to be paid."""
     instance = start(engine, order, **variables)
     complete(engine, instance, "sales_review", {"accepted": True}, SALES)
     return instance
@@ -40,7 +40,7 @@ def invoice_of(engine: Engine, order: str) -> Invoice:
 
 
 def test_a_posted_invoice_waits_for_the_payment_then_the_order_is_done(l2c: Engine) -> None:
-    instance = posted(l2c, "ORD-1")
+    instance = accepted(l2c, "ORD-1")
     assert l2c.runtime.open_activities(instance) == ["Gateway_payment_or_due"]
     assert l2c.runtime.variables(instance)["paymentStatus"] == "not_paid"
 
@@ -60,7 +60,7 @@ def test_a_posted_invoice_waits_for_the_payment_then_the_order_is_done(l2c: Engi
 
 
 def test_a_partial_payment_keeps_waiting_for_the_rest(l2c: Engine) -> None:
-    instance = posted(l2c, "ORD-2")
+    instance = accepted(l2c, "ORD-2")
 
     pay(l2c, "ORD-2", "200")
 
@@ -81,7 +81,7 @@ def test_a_partial_payment_keeps_waiting_for_the_rest(l2c: Engine) -> None:
 
 
 def test_the_due_date_passing_starts_dunning_level_by_level_until_paid(l2c: Engine, clock: FakeClock) -> None:
-    instance = posted(l2c, "ORD-3")
+    instance = accepted(l2c, "ORD-3")
     due_date = l2c.runtime.variables(instance)["invoiceDueDate"]
     [timer] = l2c.timers.list(instance_id=instance)
     # Overdue from the start of the day after the due date (payment terms: 30 days).
@@ -114,7 +114,7 @@ def test_the_due_date_passing_starts_dunning_level_by_level_until_paid(l2c: Engi
 
 
 def test_a_bad_payment_amount_stops_at_record_payment_and_changes_nothing(l2c: Engine) -> None:
-    instance = posted(l2c, "ORD-4")
+    instance = accepted(l2c, "ORD-4")
 
     pay(l2c, "ORD-4", "-5")
 
@@ -126,7 +126,7 @@ def test_a_bad_payment_amount_stops_at_record_payment_and_changes_nothing(l2c: E
 
 
 def test_cancel_order_after_posting_issues_a_credit_note_and_releases_the_stock(l2c: Engine) -> None:
-    instance = posted(l2c, "ORD-5")
+    instance = accepted(l2c, "ORD-5")
 
     l2c.messages.correlate("cancel_order", business_key="ORD-5")
 
@@ -150,7 +150,7 @@ def test_cancel_order_after_posting_issues_a_credit_note_and_releases_the_stock(
 def test_cancel_order_after_the_reservation_releases_it(l2c: Engine) -> None:
     # A rounding setting the invoice does not know: invoicing fails and waits for a retry, with the
     # stock already reserved.
-    instance = posted(l2c, "ORD-6", invoiceRounding="weekly")
+    instance = accepted(l2c, "ORD-6", invoiceRounding="weekly")
     [job] = l2c.jobs.list(instance_id=instance)
     assert job.activity_id == "Task_create_invoice"
     with l2c.database.read() as session:
@@ -182,3 +182,17 @@ def test_cancel_order_before_the_reservation_has_nothing_to_undo(l2c: Engine) ->
     assert not {"Task_release_reserved", "Task_credit_note", "Task_release_invoiced"} & set(steps)
     assert (rows(l2c, Reservation), rows(l2c, Invoice), rows(l2c, DunningLetter)) == (0, 0, 0)
     assert l2c.runtime.variables(instance)["cancelReason"] == "duplicate"
+
+
+def test_cancel_order_while_waiting_for_stock_ends_the_wait_and_holds_nothing(l2c: Engine) -> None:
+    instance = accepted(l2c, "ORD-8", orderLines=order_lines(quantity=150), creditLimit=50000)
+    complete(l2c, instance, "backorder_decision", {"decision": "wait"}, WAREHOUSE)
+    assert len(l2c.timers.list(instance_id=instance)) == 1  # the daily re-check
+
+    l2c.messages.correlate("cancel_order", business_key="ORD-8")
+
+    assert l2c.runtime.get(instance).state == "COMPLETED"
+    assert l2c.timers.list() == [] and rows(l2c, Invoice) == 0
+    assert "Task_release_reserved" not in path(l2c, instance)  # out of stock: nothing was reserved
+    with pytest.raises(MessageCorrelationError):
+        l2c.messages.correlate("stock_received", business_key="ORD-8")
