@@ -215,6 +215,17 @@ def credit(session: Session, invoice_id: str, issue_date: date, now: datetime) -
     return post(session, note.id, issue_date, now)
 
 
+def cancel_draft(session: Session, invoice_id: str) -> Invoice:
+    """Draft -> cancelled (it never had a number); a posted invoice is refused: credit it instead."""
+    invoice = get_invoice(session, invoice_id, lock=True)
+    if invoice.status == InvoiceStatus.CANCELLED.value:
+        return invoice
+    InvoiceStatus(invoice.status).check(InvoiceStatus.CANCELLED, what=f"invoice {invoice.id}")
+    invoice.status = InvoiceStatus.CANCELLED.value
+    session.flush()
+    return invoice
+
+
 def _issue_date(ctx: HandlerContext) -> date:
     return date_value(ctx, "invoiceDate")
 
@@ -286,6 +297,17 @@ def issue_credit_note(ctx: HandlerContext) -> Result:
         }
 
     return once(ctx, "erp.issue_credit_note", work)
+
+
+@builtin("erp.cancel_invoice")
+def cancel_invoice(ctx: HandlerContext) -> Result:
+    """Input ``invoiceId`` (a draft); a posted invoice is corrected by ``erp.issue_credit_note``."""
+    invoice_id = str(value(ctx, "invoiceId"))
+
+    def work() -> Result:
+        return {"invoiceStatus": cancel_draft(ctx.session, invoice_id).status}
+
+    return once(ctx, "erp.cancel_invoice", work)
 
 
 def money_of(invoice: Invoice, amount: Decimal) -> Decimal:

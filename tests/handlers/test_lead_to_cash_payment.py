@@ -196,3 +196,21 @@ def test_cancel_order_while_waiting_for_stock_ends_the_wait_and_holds_nothing(l2
     assert "Task_release_reserved" not in path(l2c, instance)  # out of stock: nothing was reserved
     with pytest.raises(MessageCorrelationError):
         l2c.messages.correlate("stock_received", business_key="ORD-8")
+
+
+def test_cancel_order_while_posting_waits_for_a_retry_cancels_the_draft_and_releases(l2c: Engine) -> None:
+    # An invoice date posting cannot read: the draft exists, posting waits for a retry.
+    instance = accepted(l2c, "ORD-9", invoiceDate="someday")
+    [job] = l2c.jobs.list(instance_id=instance)
+    assert job.activity_id == "Task_post_invoice"
+
+    l2c.messages.correlate("cancel_order", business_key="ORD-9")
+
+    assert l2c.runtime.get(instance).state == "COMPLETED"
+    steps = path(l2c, instance)
+    assert steps.index("Task_cancel_draft") < steps.index("Task_release_draft")
+    assert "Task_credit_note" not in steps and l2c.jobs.list(instance_id=instance) == []
+    with l2c.database.read() as session:
+        [invoice] = session.scalars(select(Invoice)).all()
+        assert (invoice.status, invoice.number) == ("cancelled", None)  # kept, and it burned no number
+        assert [level.reserved for level in stock_levels(session, "WIDGET")] == [D("0")]

@@ -52,7 +52,7 @@ def test_the_cancellation_subprocess_is_drawn_around_what_it_contains() -> None:
     x, y, w, h = bounds[sub.get("id")]
     inner = [el.get("id") for el in sub if el.get("id") in bounds]
 
-    assert sub.get("triggeredByEvent") == "true" and len(inner) == 7
+    assert sub.get("triggeredByEvent") == "true" and len(inner) == 9
     for element in inner:
         ex, ey, ew, eh = bounds[element]
         assert x < ex and ex + ew < x + w and y < ey and ey + eh < y + h, element
