@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -66,6 +66,39 @@ def order_ref(ctx: HandlerContext) -> str:
     """The order a stock or invoice handler works on: ``orderId``, else the business key or the instance."""
     found = value(ctx, "orderId", None) or ctx.business_key or ctx.process_instance_id
     return str(found)
+
+
+def date_value(ctx: HandlerContext, name: str) -> date:
+    """A date input (a date, a date-time, or text such as 2026-12-01); today (UTC) when unset."""
+    raw = value(ctx, name, None)
+    if raw is None:
+        return utcnow().date()
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw)[:10])
+    except ValueError as err:
+        raise HandlerInputError(f"{name} must be a date such as 2026-12-01, not {raw!r}") from err
+
+
+def moment_value(ctx: HandlerContext, name: str) -> datetime | None:
+    """A date-time input, UTC when it names no zone (a date is its start); ``None`` when unset."""
+    raw = value(ctx, name, None)
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    if isinstance(raw, date):
+        return datetime.combine(raw, time.min, tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(raw))
+    except ValueError as err:
+        raise HandlerInputError(
+            f"{name} must be a date-time such as 2026-12-01T00:00:00Z, not {raw!r}"
+        ) from err
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:

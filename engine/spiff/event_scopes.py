@@ -6,7 +6,8 @@ event subprocess still waits for its start event after the main flow has ended. 
 both after each engine step:
 
 - an *interrupting* event subprocess whose start event fired cancels every other open activity
-  of its scope (the main flow, and the other event subprocesses);
+  of its scope (the main flow, and the other event subprocesses), also when it already ran to its
+  end in the step that started it;
 - an event subprocess still waiting for its start when nothing else of its scope is open is
   cancelled, so the scope ends (a triggered one keeps running to its end, as BPMN says).
 
@@ -72,7 +73,13 @@ def settle(workflow: Any) -> list[Any]:
             task.internal_data[_HANDLED] = 2
             task.workflow.data.update(task.data)
             continue
-        if task is None or task.state != TaskState.STARTED or not _is_event_subprocess(subprocess):
+        # COMPLETED too: an event subprocess without a wait state runs to its end within the step
+        # that started it, and must still interrupt its scope.
+        if (
+            task is None
+            or task.state not in (TaskState.STARTED, TaskState.COMPLETED)
+            or not _is_event_subprocess(subprocess)
+        ):
             continue
         starts = _start_events(subprocess)
         fired = [s for s in starts if s.has_state(TaskState.COMPLETED)]
@@ -90,7 +97,9 @@ def settle(workflow: Any) -> list[Any]:
                 if other.has_state(_OPEN):
                     cancelled += _open_within(workflow, other)
                     other.cancel()
-        elif not [t for t in others if not _waiting_event_subprocess(workflow, t)]:
+        elif task.state == TaskState.STARTED and not [
+            t for t in others if not _waiting_event_subprocess(workflow, t)
+        ]:
             cancelled += _open_within(workflow, task)
             task.cancel()
         else:
@@ -118,6 +127,21 @@ def _open_within(workflow: Any, task: Any) -> list[Any]:
     if subprocess is not None:
         found += [t for t in subprocess.get_tasks(state=_OPEN) if t.task_spec.bpmn_id is not None]
     return found
+
+
+def scope_data(workflow: Any, subprocess_task: Any) -> dict[str, Any]:
+    """The variables of the scope of ``subprocess_task`` now: what its open activities carry.
+
+    SpiffWorkflow gives an event subprocess the data its scope had when the scope began; an event
+    subprocess that is triggered later must see the scope's variables at that moment (Camunda's
+    ``${invoiceNumber}`` set by the main flow meanwhile).
+    """
+    merged: dict[str, Any] = {}
+    for task in subprocess_task.workflow.get_tasks(state=_OPEN, skip_subprocesses=True):
+        if task is subprocess_task or _waiting_event_subprocess(workflow, task):
+            continue
+        merged.update(task.data)
+    return merged
 
 
 def _waiting_event_subprocess(workflow: Any, task: Any) -> bool:

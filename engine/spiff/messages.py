@@ -23,6 +23,8 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.event_scopes import scope_data
+
 
 class FlowdeskCamundaMessage(CamundaMessage):  # type: ignore[misc]
     def update_internal_data(self, my_task: Any, event: Any) -> None:
@@ -71,8 +73,12 @@ def deliver(task: Any, definition: Any, variables: Mapping[str, Any]) -> None:
 def trigger(workflow: Any, definition: Any, variables: Mapping[str, Any]) -> None:
     """Deliver to a message start of an event subprocess: SpiffWorkflow creates the subprocess."""
     workflow.catch(BpmnEvent(definition, payload=dict(variables)))
-    # The variables go to the start event that caught, so the event subprocess carries them on.
-    for subprocess in workflow.subprocesses.values():
+    # The start event that caught gets the scope's variables as they are now, then the message's,
+    # so the event subprocess carries them on.
+    for subprocess_id, subprocess in workflow.subprocesses.items():
         for task in subprocess.get_tasks(state=TaskState.READY):
             if getattr(task.task_spec, "event_definition", None) == definition:
+                owner = workflow.get_task_from_id(subprocess_id)
+                if owner is not None:
+                    task.data.update(scope_data(workflow, owner))
                 task.data.update(variables)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from handlers.erp.numbering import CREDIT_NOTE_SERIES, INVOICE_SERIES, next_docu
 from handlers.erp.rendering import render_invoice
 from handlers.erp.taxes import Rounding, TaxLine, compute_invoice, currency_places, round_money
 from handlers.exceptions import HandlerInputError, NotFoundError
-from handlers.inputs import decimal, order_ref, places, utcnow, value
+from handlers.inputs import date_value, decimal, order_ref, places, utcnow, value
 from handlers.registry import builtin
 
 DEFAULT_CURRENCY = "EUR"
@@ -215,18 +215,19 @@ def credit(session: Session, invoice_id: str, issue_date: date, now: datetime) -
     return post(session, note.id, issue_date, now)
 
 
+def cancel_draft(session: Session, invoice_id: str) -> Invoice:
+    """Draft -> cancelled (it never had a number); a posted invoice is refused: credit it instead."""
+    invoice = get_invoice(session, invoice_id, lock=True)
+    if invoice.status == InvoiceStatus.CANCELLED.value:
+        return invoice
+    InvoiceStatus(invoice.status).check(InvoiceStatus.CANCELLED, what=f"invoice {invoice.id}")
+    invoice.status = InvoiceStatus.CANCELLED.value
+    session.flush()
+    return invoice
+
+
 def _issue_date(ctx: HandlerContext) -> date:
-    raw = value(ctx, "invoiceDate", None)
-    if raw is None:
-        return utcnow().date()
-    if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw)[:10])
-    except ValueError as err:
-        raise HandlerInputError(f"invoiceDate must be a date such as 2026-12-01, not {raw!r}") from err
+    return date_value(ctx, "invoiceDate")
 
 
 def _rounding(ctx: HandlerContext) -> Rounding:
@@ -298,6 +299,17 @@ def issue_credit_note(ctx: HandlerContext) -> Result:
     return once(ctx, "erp.issue_credit_note", work)
 
 
+@builtin("erp.cancel_invoice")
+def cancel_invoice(ctx: HandlerContext) -> Result:
+    """Input ``invoiceId`` (a draft); a posted invoice is corrected by ``erp.issue_credit_note``."""
+    invoice_id = str(value(ctx, "invoiceId"))
+
+    def work() -> Result:
+        return {"invoiceStatus": cancel_draft(ctx.session, invoice_id).status}
+
+    return once(ctx, "erp.cancel_invoice", work)
+
+
 def money_of(invoice: Invoice, amount: Decimal) -> Decimal:
     """An amount of ``invoice`` at its currency's precision (the column keeps four decimals)."""
     return round_money(amount, currency_places(invoice.currency))
@@ -309,4 +321,12 @@ def _posted(invoice: Invoice) -> Result:
         "invoiceNumber": invoice.number,
         "invoiceTotal": money_of(invoice, invoice.total),
         "invoiceDueDate": invoice.due_date,
+        # What the process's due-date timer waits for: overdue from the day after the due date.
+        "paymentReminderAt": first_reminder_at(invoice.due_date) if invoice.due_date else None,
+        "paymentStatus": invoice.payment_state,
     }
+
+
+def first_reminder_at(due_date: date) -> datetime:
+    """The moment an unpaid invoice is overdue: the start of the day after its due date, UTC."""
+    return datetime.combine(due_date + timedelta(days=1), time.min, tzinfo=UTC)

@@ -162,6 +162,12 @@ class Invoice(Base):
     html: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     posted_at: Mapped[datetime | None] = mapped_column()
+    # Payment and dunning sit beside the status, as Odoo's payment_state does: a posted invoice
+    # stays posted (never edited) while money comes in and reminders go out.
+    amount_paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    payment_state: Mapped[str] = mapped_column(String(16), default="not_paid")
+    dunning_level: Mapped[int] = mapped_column(Integer, default=0)
+    last_dunned_on: Mapped[date | None] = mapped_column(Date)
 
     lines: Mapped[list[InvoiceLine]] = relationship(order_by="InvoiceLine.line_no", lazy="selectin")
 
@@ -182,6 +188,40 @@ class InvoiceLine(Base):
     net: Mapped[Decimal] = mapped_column(Money)
     tax: Mapped[Decimal] = mapped_column(Money)
     gross: Mapped[Decimal] = mapped_column(Money)
+
+
+class PaymentState(enum.StrEnum):
+    NOT_PAID = "not_paid"
+    PARTIAL = "partial"
+    PAID = "paid"
+
+
+class Payment(Base):
+    """Money received against an invoice; the invoice's ``amount_paid`` is the sum of these."""
+
+    __tablename__ = "erp_payments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("erp_invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class DunningLetter(Base):
+    """A payment reminder to send: the outbox row written with the dunning level, one per level."""
+
+    __tablename__ = "erp_dunning_letters"
+    __table_args__ = (UniqueConstraint("invoice_id", "level"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("erp_invoices.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    amount_due: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column()
+    # Set by whatever delivers the mail (at least once; the receiver de-duplicates by id).
+    sent_at: Mapped[datetime | None] = mapped_column()
 
 
 class NumberSequence(Base):

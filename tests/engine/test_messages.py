@@ -220,6 +220,45 @@ def test_message_event_subprocess_cancels_the_order_at_any_point(engine: Engine)
     assert engine.runtime.variables(early.id)["reason"] == "customer"
 
 
+def test_an_event_subprocess_without_wait_states_interrupts_and_sees_the_variables_of_now(
+    engine: Engine,
+) -> None:
+    # It runs to its end in the step the message starts it, deciding on a variable the main flow
+    # set after the instance began.
+    decided = "${execution.getVariable('approved') == true}"
+    body = f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    {user_task("Approve", "f1", "f2")}{user_task("Ship", "f2", "f3")}
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "start", "Approve")}{flow("f2", "Approve", "Ship")}{flow("f3", "Ship", "end")}
+    <bpmn:subProcess id="esp" triggeredByEvent="true">
+      <bpmn:startEvent id="esp_start"><bpmn:outgoing>g1</bpmn:outgoing>{message_catch("Msg_cancel")}
+      </bpmn:startEvent>
+      <bpmn:exclusiveGateway id="gw" default="g3"><bpmn:incoming>g1</bpmn:incoming>
+        <bpmn:outgoing>g2</bpmn:outgoing><bpmn:outgoing>g3</bpmn:outgoing></bpmn:exclusiveGateway>
+      <bpmn:endEvent id="undo_approval"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:endEvent id="nothing_to_undo"><bpmn:incoming>g3</bpmn:incoming></bpmn:endEvent>
+      {flow("g1", "esp_start", "gw")}{flow("g3", "gw", "nothing_to_undo")}
+      <bpmn:sequenceFlow id="g2" sourceRef="gw" targetRef="undo_approval">
+        <bpmn:conditionExpression>{decided}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    </bpmn:subProcess>"""
+    engine.deployments.deploy([("c.bpmn", definitions(body, events=CANCEL))])
+    instance = engine.runtime.start(key="p", business_key="ORD-1")
+    [task] = engine.tasks.list(TaskQuery(instance_id=instance.id))
+    engine.tasks.complete(task.id, {"approved": True})
+    assert open_tasks(engine, instance.id) == ["Ship"]
+
+    engine.messages.correlate("cancel_order", business_key="ORD-1", variables={"reason": "customer"})
+
+    assert engine.runtime.get(instance.id).state == "COMPLETED"
+    assert open_tasks(engine, instance.id) == []
+    ended = [a.activity_id for a in engine.history.activities(instance_id=instance.id) if a.ended_at]
+    assert "undo_approval" in ended and "nothing_to_undo" not in ended
+    ship = [a for a in engine.history.activities(instance_id=instance.id) if a.activity_id == "Ship"]
+    assert [a.canceled for a in ship] == [True]
+    assert engine.runtime.variables(instance.id)["reason"] == "customer"
+
+
 def test_signal_reaches_every_waiting_catch_and_signal_start(engine: Engine) -> None:
     start = f"""
     <bpmn:startEvent id="alarmed"><bpmn:outgoing>f1</bpmn:outgoing>

@@ -10,7 +10,7 @@ import pytest
 
 from engine import Engine
 from handlers.crm.customers import ensure
-from handlers.erp.invoicing import create, credit, get_invoice, invoice_lines, post
+from handlers.erp.invoicing import cancel_draft, create, credit, get_invoice, invoice_lines, post
 from handlers.erp.models import Customer, Invoice
 from handlers.erp.numbering import take_number
 from handlers.erp.taxes import Rounding
@@ -160,3 +160,19 @@ def test_amounts_with_more_decimals_than_stored_are_refused_not_rounded(engine: 
     refused = r"unitPrice is 9\.99999: at most 4 decimals are stored"
     with pytest.raises(HandlerInputError, match=refused), engine.database.read() as session:
         invoice_lines(session, too_fine)
+
+
+def test_only_a_draft_is_cancelled_a_posted_invoice_is_refused(engine: Engine) -> None:
+    who = customer(engine)
+    kept, sent = draft(engine, who, "ORD-X"), draft(engine, who, "ORD-Y")
+    posted(engine, sent, date(2026, 6, 15))
+
+    with engine.database.write() as session:
+        assert cancel_draft(session, kept).status == "cancelled"
+        assert cancel_draft(session, kept).status == "cancelled"  # twice is harmless
+    with engine.database.write() as session, pytest.raises(InvalidTransition) as refused:
+        cancel_draft(session, sent)
+
+    assert "is posted; it cannot become cancelled" in refused.value.message
+    with engine.database.read() as session:
+        assert get_invoice(session, sent).status == "posted"

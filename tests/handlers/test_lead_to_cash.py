@@ -7,9 +7,9 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
-from engine import Engine
+from engine import Engine, FakeClock
 from handlers.crm.models import Lead
-from handlers.erp.catalogue import stock_levels
+from handlers.erp.catalogue import set_stock, stock_levels
 from handlers.erp.models import Customer, Invoice, Reservation
 from tests.handlers.factories import cold_lead, hot_lead, invoice_number, order_lines
 from tests.handlers.l2c import complete, open_tasks, path, rows, start
@@ -33,13 +33,14 @@ def test_an_accepted_lead_becomes_a_customer_with_reserved_stock_and_a_posted_in
     complete(l2c, instance, "sales_review", {"accepted": True, "notes": "budget confirmed"}, SALES)
 
     variables = l2c.runtime.variables(instance)
-    assert l2c.runtime.get(instance).ended
-    assert path(l2c, instance)[-4:] == [
+    assert path(l2c, instance)[-5:] == [
         "Task_reserve",
         "Task_create_invoice",
         "Task_post_invoice",
-        "EndEvent_invoiced",
+        "Gateway_await_payment",
+        "Gateway_payment_or_due",
     ]
+    assert l2c.runtime.open_activities(instance) == ["Gateway_payment_or_due"]  # waiting to be paid
     assert all(variables.get(name) is not None for name in RESULT_VARIABLES)
     assert (variables["leadGrade"], variables["qualified"], variables["reservationStatus"]) == (
         "A",
@@ -135,8 +136,49 @@ def test_out_of_stock_goes_to_the_backorder_decision(l2c: Engine, decision: str)
     elif decision == "cancel":
         assert path(l2c, instance)[-2:] == ["Task_release", "EndEvent_cancelled"]
         assert rows(l2c, Invoice) == 0
-    else:  # still short: the warehouse is asked again
-        assert open_tasks(l2c, instance) == ["backorder_decision"]
+    else:  # waiting for stock to arrive (or the daily re-check), holding nothing
+        assert l2c.runtime.open_activities(instance) == ["Gateway_stock_or_recheck"]
     with l2c.database.read() as session:
         [level] = stock_levels(session, "WIDGET")
         assert level.reserved == (D("100") if decision == "partial" else D("0"))
+
+
+def test_stock_received_sends_every_waiting_order_back_to_the_reservation(l2c: Engine) -> None:
+    waiting = []
+    for order in ("ORD-9", "ORD-10"):
+        instance = start(l2c, order, orderLines=order_lines(quantity=150), creditLimit=50000)
+        complete(l2c, instance, "sales_review", {"accepted": True}, SALES)
+        complete(l2c, instance, "backorder_decision", {"decision": "wait"}, WAREHOUSE)
+        waiting.append(instance)
+    with l2c.database.write() as session:
+        set_stock(session, "WIDGET", 200)
+
+    # The goods receipt tells every order that waits (no business key, "all": true).
+    delivered = l2c.messages.correlate("stock_received", all=True)
+
+    assert len(delivered) == 2
+    # Whichever is delivered first reserves 150; 50 are left for the other, which is short again
+    # and goes back to the warehouse.
+    served, short = sorted(waiting, key=lambda i: l2c.runtime.variables(i)["reservationStatus"] != "reserved")
+    assert l2c.runtime.variables(served)["invoiceNumber"] == invoice_number(1)
+    assert path(l2c, served).count("Task_reserve") == 2
+    assert l2c.runtime.variables(short)["reservationStatus"] == "out_of_stock"
+    assert open_tasks(l2c, short) == ["backorder_decision"]
+    with l2c.database.read() as session:
+        assert [level.reserved for level in stock_levels(session, "WIDGET")] == [D("150")]
+
+
+def test_the_daily_re_check_asks_the_warehouse_again_while_stock_is_short(
+    l2c: Engine, clock: FakeClock
+) -> None:
+    instance = start(l2c, "ORD-11", orderLines=order_lines(quantity=150), creditLimit=50000)
+    complete(l2c, instance, "sales_review", {"accepted": True}, SALES)
+    complete(l2c, instance, "backorder_decision", {"decision": "wait"}, WAREHOUSE)
+    clock.advance(hours=23)
+    assert l2c.timers.fire_due("w") == 0
+
+    clock.advance(hours=1)
+    assert l2c.timers.fire_due("w") == 1
+
+    assert open_tasks(l2c, instance) == ["backorder_decision"]  # still 100 of 150: asked again
+    assert l2c.runtime.variables(instance)["reservationStatus"] == "out_of_stock"

@@ -80,10 +80,11 @@ def test_lead_to_cash_over_rest_with_each_task_done_by_its_group(client: FlaskCl
     variables = client.get(
         f"/engine-rest/process-instance/{instance}/variables", headers=auth("admin")
     ).get_json()
-    history = client.get(
-        f"/engine-rest/history/process-instance?processInstanceId={instance}", headers=auth("admin")
-    )
-    assert history.get_json()[0]["state"] == "COMPLETED"
+    assert state_of(client, instance) == "ACTIVE"  # posted: waiting for the money
+    # The bank's payment, correlated by the order's business key as Camunda 7 clients send it.
+    paid = message(client, "payment_received", "ORD-100", {"amount": {"value": "11903.27", "type": "String"}})
+    assert paid.status_code == 204, paid.get_json()
+    assert state_of(client, instance) == "COMPLETED"
     assert variables["invoiceNumber"]["value"] == invoice_number(1)
     assert variables["invoiceTotal"]["value"] == "11903.27"  # a java.math.BigDecimal, as text
     assert variables["reservationStatus"]["value"] == "partial"
@@ -95,6 +96,11 @@ def test_lead_to_cash_over_rest_with_each_task_done_by_its_group(client: FlaskCl
         invoice_number(1),
         "posted",
         "11903.27",
+    )
+    assert (invoice["paymentState"], invoice["amountPaid"], invoice["dunningLevel"]) == (
+        "paid",
+        "11903.27",
+        0,
     )
     detail = client.get(f"/api/erp/invoices/{invoice['id']}", headers=auth("sales")).get_json()
     assert [line["quantity"] for line in detail["lines"]] == ["100", "2.5"]  # what was reserved
@@ -108,6 +114,74 @@ def test_lead_to_cash_over_rest_with_each_task_done_by_its_group(client: FlaskCl
     cable = client.get("/api/erp/stock/CABLE?warehouse=MAIN", headers=auth("warehouse")).get_json()
     assert (cable["uom"], cable["onHand"], cable["reserved"]) == ("m", "1000.000", "2.500")
     check_read_api_guards(client, l2c)
+
+
+def state_of(client: FlaskClient, instance: str) -> str:
+    history = client.get(
+        f"/engine-rest/history/process-instance?processInstanceId={instance}", headers=auth("admin")
+    )
+    return str(history.get_json()[0]["state"])
+
+
+def message(
+    client: FlaskClient, name: str, business_key: str, variables: dict[str, Any] | None = None
+) -> Any:
+    body: dict[str, Any] = {"messageName": name, "businessKey": business_key}
+    if variables:
+        body["processVariables"] = variables
+    return client.post("/engine-rest/message", headers=auth("sales"), json=body)
+
+
+def start_order(client: FlaskClient, order: str) -> str:
+    started = client.post(
+        "/engine-rest/process-definition/key/lead_to_cash/start",
+        headers=auth("sales"),
+        json={
+            "businessKey": order,
+            "variables": {
+                "lead": json_var(hot_lead()),
+                "orderLines": json_var(order_lines()),
+                "currency": {"value": "EUR", "type": "String"},
+            },
+        },
+    )
+    assert started.status_code == 200, started.get_json()
+    instance = str(started.get_json()["id"])
+    task = task_of(client, instance, "sales")
+    assert complete_as(client, task["id"], "sales", {"accepted": {"value": True, "type": "Boolean"}}) == 204
+    return instance
+
+
+def test_cancel_order_over_rest_credits_the_posted_invoice_and_names_an_unknown_order(
+    client: FlaskClient,
+) -> None:
+    instance = start_order(client, "ORD-200")
+
+    unknown = message(client, "cancel_order", "ORD-404")
+    assert unknown.status_code == 400
+    assert "cancel_order" in unknown.get_json()["message"] and "'ORD-404'" in unknown.get_json()["message"]
+    assert state_of(client, instance) == "ACTIVE"  # nothing changed
+
+    cancelled = message(
+        client, "cancel_order", "ORD-200", {"cancelReason": {"value": "customer", "type": "String"}}
+    )
+    assert cancelled.status_code == 204, cancelled.get_json()
+    assert state_of(client, instance) == "COMPLETED"
+    note, invoice = sorted(
+        client.get("/api/erp/invoices?orderId=ORD-200", headers=auth("finance")).get_json(),
+        key=lambda i: str(i["kind"]),
+    )
+    assert (invoice["kind"], invoice["status"], invoice["number"]) == ("invoice", "posted", invoice_number(1))
+    assert (note["kind"], note["number"], note["creditOfId"], note["total"]) == (
+        "credit_note",
+        invoice_number(1, "RINV"),
+        invoice["id"],
+        invoice["total"],
+    )
+    stock = client.get("/api/erp/stock/WIDGET", headers=auth("warehouse")).get_json()
+    assert (stock["reserved"], stock["available"]) == ("0", "100")
+    late = message(client, "payment_received", "ORD-200", {"amount": {"value": "1", "type": "String"}})
+    assert late.status_code == 400  # a cancelled order waits for no payment
 
 
 def check_read_api_guards(client: FlaskClient, l2c: Engine) -> None:

@@ -20,7 +20,7 @@ def test_the_engine_upgrade_runs_the_handlers_chain_with_its_own_version_table(e
         handlers_version = conn.execute(text("SELECT version_num FROM alembic_version_handlers")).scalar_one()
 
     assert {"crm_leads", "erp_stock", "erp_invoices", "erp_number_sequences", "handler_effects"} <= tables
-    assert handlers_version == "h0001"
+    assert handlers_version == "h0002"
     assert not engine_version.startswith("h")
     migrate.upgrade(engine.database)  # a second upgrade finds both chains at their heads
 

@@ -15,10 +15,13 @@ NS = {
 DRAWN = (
     "startEvent",
     "endEvent",
+    "intermediateCatchEvent",
     "serviceTask",
     "userTask",
     "exclusiveGateway",
+    "eventBasedGateway",
     "boundaryEvent",
+    "subProcess",
     "sequenceFlow",
 )
 
@@ -26,7 +29,8 @@ DRAWN = (
 @pytest.mark.parametrize("name", ["lead_to_cash.bpmn", "lead_qualification.bpmn"])
 def test_every_element_has_a_shape_or_an_edge(name: str) -> None:
     tree = etree.parse(str(PROCESSES / name))
-    elements = {el.get("id") for kind in DRAWN for el in tree.iterfind(f".//bpmn:process/bpmn:{kind}", NS)}
+    # Inside subprocesses too (lead_to_cash's event subprocess is drawn expanded).
+    elements = {el.get("id") for kind in DRAWN for el in tree.iterfind(f".//bpmn:process//bpmn:{kind}", NS)}
     shapes = {el.get("bpmnElement") for el in tree.iterfind(".//bpmndi:BPMNShape", NS)}
     edges = {el.get("bpmnElement") for el in tree.iterfind(".//bpmndi:BPMNEdge", NS)}
 
@@ -35,6 +39,23 @@ def test_every_element_has_a_shape_or_an_edge(name: str) -> None:
         assert float(bounds.get("width", 0)) > 0 and float(bounds.get("height", 0)) > 0
     for edge in tree.iterfind(".//bpmndi:BPMNEdge", NS):
         assert len(edge) >= 2  # at least two waypoints
+
+
+def test_the_cancellation_subprocess_is_drawn_around_what_it_contains() -> None:
+    tree = etree.parse(str(PROCESSES / "lead_to_cash.bpmn"))
+    bounds = {
+        shape.get("bpmnElement"): [float(b.get(k, 0)) for k in ("x", "y", "width", "height")]
+        for shape in tree.iterfind(".//bpmndi:BPMNShape", NS)
+        for b in shape.iterfind("dc:Bounds", NS)
+    }
+    [sub] = tree.iterfind(".//bpmn:subProcess", NS)
+    x, y, w, h = bounds[sub.get("id")]
+    inner = [el.get("id") for el in sub if el.get("id") in bounds]
+
+    assert sub.get("triggeredByEvent") == "true" and len(inner) == 9
+    for element in inner:
+        ex, ey, ew, eh = bounds[element]
+        assert x < ex and ex + ew < x + w and y < ey and ey + eh < y + h, element
 
 
 def test_lead_to_cash_has_the_human_tasks_and_groups_the_issue_names() -> None:

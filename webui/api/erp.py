@@ -72,6 +72,9 @@ def _summary(invoice: Invoice) -> dict[str, Any]:
         "issueDate": invoice.issue_date.isoformat() if invoice.issue_date else None,
         "dueDate": invoice.due_date.isoformat() if invoice.due_date else None,
         "postedAt": invoice.posted_at.isoformat() if invoice.posted_at else None,
+        "paymentState": invoice.payment_state,
+        "amountPaid": str(money_of(invoice, invoice.amount_paid)),
+        "dunningLevel": invoice.dunning_level,
     }
 
 
