@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +20,29 @@ def leads(session: Session, *, status: LeadStatus | None, first: int, max_result
     if status is not None:
         query = query.where(Lead.status == status.value)
     return page_of(session, query, first, max_results)
+
+
+@dataclass(frozen=True)
+class Activity:
+    kind: str
+    at: datetime | None  # None when the captured value is not a timestamp
+
+
+def activities(lead: Lead) -> list[Activity]:
+    """What the lead did, newest first, as captured (the scoring reads the same list)."""
+    found = []
+    for raw in lead.data.get("activities") or []:
+        if not isinstance(raw, dict):
+            continue
+        try:
+            at: datetime | None = datetime.fromisoformat(str(raw.get("at")))
+        except ValueError:
+            at = None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        found.append(Activity(str(raw.get("type") or "activity"), at))
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda a: a.at or oldest, reverse=True)
 
 
 def duplicate_links(session: Session, lead: Lead) -> list[Lead]:

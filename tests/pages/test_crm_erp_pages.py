@@ -77,7 +77,8 @@ def test_a_lead_page_shows_scores_reasons_activities_and_the_customer(seeded: Se
     assert "enterprise_size fit 30 employees gte 1000" in reasons
     assert any(r.startswith("activity:demo_request engagement ") for r in reasons), reasons
     assert '<ul class="timeline activities">' in page and "demo_request" in page and "download" in page
-    assert f'href="/customers/{seeded.customer_id}"' in page
+    assert f'href="/customers/{seeded.customer_id}">ACME Manufacturing GmbH</a>' in page
+    assert re.search(r'<time datetime="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2}</time> demo_request', page)
     assert 'id="lead-status">sql<' in page
 
 
@@ -97,7 +98,7 @@ def test_customers_list_and_page_with_lead_and_invoices(seeded: Seeded, login: L
     assert row.startswith("ACME Manufacturing GmbH ann.buyer@acme.example DE123456789 active ")
     page = client.get(f"/customers/{seeded.customer_id}").text
     assert 'id="customer-state">active<' in page and 'id="customer-vat">DE123456789<' in page
-    assert f'href="/leads/{seeded.hot_lead_id}"' in page
+    assert f'href="/leads/{seeded.hot_lead_id}">Ann Buyer</a> (sql)' in page
     assert seeded.invoice_number in page and "241.27 EUR" in page
     assert client.get("/customers?state=archived").text.count("data-customer-id") == 0
 

@@ -11,7 +11,7 @@ from flask import render_template, request
 
 from handlers.crm import queries
 from handlers.crm.leads import get_lead
-from handlers.crm.models import LeadStatus
+from handlers.crm.models import Lead, LeadStatus
 from handlers.erp.invoicing import money_of
 from handlers.paging import status_filter
 from webui.api.access import CUSTOMER_READERS, LEAD_READERS, require_group
@@ -43,16 +43,12 @@ def lead_page(lead_id: str) -> Any:
     require_group(LEAD_READERS, "leads")
     with engine().database.read() as session:
         lead = get_lead(session, lead_id)
-        activities = sorted(
-            (a for a in (lead.data.get("activities") or []) if isinstance(a, dict)),
-            key=lambda a: str(a.get("at") or ""),
-            reverse=True,
-        )
         return render_template(
             "crm/lead.html",
             lead=lead,
-            activities=activities,
+            activities=queries.activities(lead),
             duplicates=queries.duplicate_links(session, lead),
+            customer=queries.get_customer(session, lead.customer_id) if lead.customer_id else None,
         )
 
 
@@ -84,6 +80,7 @@ def customer_page(customer_id: str) -> Any:
         return render_template(
             "crm/customer.html",
             customer=customer,
+            lead=session.get(Lead, customer.lead_id) if customer.lead_id else None,
             invoices=queries.customer_invoices(session, customer.id),
             money=money_of,
         )
