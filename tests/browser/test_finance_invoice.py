@@ -16,7 +16,7 @@ from tests.browser.conftest import (
     screenshot,
     unlabelled_controls,
 )
-from tests.pages.crm_erp_seed import run_lead_to_cash
+from tests.handlers.crm_erp_seed import run_lead_to_cash
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from handlers.erp import queries as erp
 from handlers.erp.models import Invoice, InvoiceStatus
 from handlers.exceptions import HandlerInputError
 from handlers.paging import status_filter
+from tests.handlers.crm_erp_seed import run_lead_to_cash
 from tests.handlers.factories import NOW, stock_catalogue
-from tests.pages.crm_erp_seed import run_lead_to_cash
 
 
 def _leads(engine: Engine, count: int) -> list[str]:

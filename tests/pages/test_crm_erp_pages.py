@@ -14,8 +14,8 @@ from engine.handlers import HandlerRegistry
 from handlers.erp.invoicing import credit
 from handlers.erp.models import Invoice
 from handlers.registry import builtin_registry
+from tests.handlers.crm_erp_seed import Seeded, phone_duplicates, run_lead_to_cash
 from tests.handlers.factories import NOW
-from tests.pages.crm_erp_seed import Seeded, phone_duplicates, run_lead_to_cash
 from webui.pages.erp import DOCUMENT_POLICY
 
 Login = Callable[[str], FlaskClient]
