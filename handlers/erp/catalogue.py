@@ -16,6 +16,11 @@ DEFAULT_WAREHOUSE = "MAIN"
 UNITS: dict[str, int] = {"unit": 0, "pcs": 0, "box": 0, "pack": 0, "kg": 3, "g": 0, "m": 3, "l": 3, "h": 2}
 
 
+def in_unit(amount: Decimal, uom: str) -> Decimal:
+    """``amount`` at the precision of ``uom``: 2.000 pcs -> 2, 2.5 m -> 2.500."""
+    return amount.quantize(Decimal(1).scaleb(-UNITS.get(uom, 3)))
+
+
 def check_uom(uom: str) -> str:
     if uom not in UNITS:
         raise HandlerInputError(f"unit of measure {uom!r} is unknown; use one of {', '.join(UNITS)}")

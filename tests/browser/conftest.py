@@ -50,8 +50,14 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    engine = Engine(Database(f"sqlite:///{tmp_path / 'flowdesk.sqlite'}"), handlers=HandlerRegistry())
+def server_handlers() -> HandlerRegistry:
+    """The server's handlers: none; a test module overrides this to run real service tasks."""
+    return HandlerRegistry()
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_handlers: HandlerRegistry) -> Iterator[Server]:
+    engine = Engine(Database(f"sqlite:///{tmp_path / 'flowdesk.sqlite'}"), handlers=server_handlers)
     for name, groups in USERS.items():
         engine.identity.add_user(name, f"{name}-pw", groups)
     app = create_app(engine, {"FLOWDESK_TASKLIST_REFRESH_SECONDS": 1})

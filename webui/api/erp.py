@@ -6,12 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 
 from engine.exceptions import InvalidRequest, NotFound
-from handlers.erp.catalogue import UNITS, get_product, stock_levels
+from handlers.erp.catalogue import get_product, in_unit, stock_levels
 from handlers.erp.invoicing import get_invoice, money_of
 from handlers.erp.models import Invoice
+from handlers.erp.queries import frozen_html, order_invoices
 from handlers.inputs import show
 from webui.api.access import INVOICE_READERS, require_group
 from webui.rest.common import engine
@@ -20,7 +20,7 @@ bp = Blueprint("api_erp", __name__, url_prefix="/erp")
 
 
 def _quantity(amount: Decimal, uom: str) -> str:
-    return str(amount.quantize(Decimal(1).scaleb(-UNITS.get(uom, 3))))
+    return str(in_unit(amount, uom))
 
 
 @bp.get("/stock/<sku>")
@@ -85,10 +85,7 @@ def invoices() -> Any:
     if not order:
         raise InvalidRequest("give the order: /api/erp/invoices?orderId=ORD-1")
     with engine().database.read() as session:
-        found = session.scalars(
-            select(Invoice).where(Invoice.order_ref == order).order_by(Invoice.created_at)
-        )
-        return jsonify([_summary(invoice) for invoice in found])
+        return jsonify([_summary(invoice) for invoice in order_invoices(session, order)])
 
 
 @bp.get("/invoices/<invoice_id>")
@@ -125,9 +122,4 @@ def invoice_html(invoice_id: str) -> Any:
     """The rendering frozen at posting: exactly what the customer received."""
     require_group(INVOICE_READERS, "invoices")
     with engine().database.read() as session:
-        found = get_invoice(session, invoice_id)
-        if found.html is None:
-            raise InvalidRequest(
-                f"invoice {invoice_id} is a {found.status} draft: it is rendered when it is posted"
-            )
-        return Response(found.html, mimetype="text/html")
+        return Response(frozen_html(session, invoice_id), mimetype="text/html")

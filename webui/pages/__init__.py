@@ -1,6 +1,6 @@
 """The HTML pages: a second thin face over the same engine calls as the REST API.
 
-One blueprint per area (auth, tasks, start, definitions, instances, incidents), templates under
+One blueprint per area (auth, tasks, start, definitions, instances, incidents, crm, erp), templates under
 ``webui/templates/<area>/``, and the browser libraries served from ``node_modules`` (no CDN).
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from webui.pages import assets, auth, definitions, incidents, instances, start, tasks
+from handlers.inputs import show
+from webui.pages import assets, auth, crm, definitions, erp, incidents, instances, start, tasks
 
 csrf = CSRFProtect()
 
@@ -28,6 +29,8 @@ def register(app: Flask) -> None:
         definitions.bp,
         instances.bp,
         incidents.bp,
+        crm.bp,
+        erp.bp,
     ):
         app.register_blueprint(blueprint)
     # The REST API authenticates each request with HTTP Basic and takes no forms; a REST call that
@@ -38,6 +41,8 @@ def register(app: Flask) -> None:
             csrf.exempt(blueprint)
     app.jinja_env.filters["when"] = common.when
     app.jinja_env.filters["display"] = common.display
+    app.jinja_env.filters["qty"] = show
+    app.context_processor(common.readable)
 
 
 from webui.pages import common  # noqa: E402  (after csrf: common imports nothing from here)

@@ -25,6 +25,7 @@ from engine.exceptions import (
 )
 from engine.identity import Actor
 from engine.tasks import TaskAlreadyClaimed
+from webui.api.access import CUSTOMER_READERS, INVOICE_READERS, LEAD_READERS, may_read
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("flowdesk.pages")
@@ -106,6 +107,21 @@ def designers_only(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def readable() -> dict[str, Any]:
+    """For the menu and the links between records: which CRM/ERP records the user may read."""
+    who: Actor | None = g.get("actor")
+    if who is None:
+        return {"reads": {}}
+    return {
+        "reads": {
+            "leads": may_read(who, LEAD_READERS),
+            "customers": may_read(who, CUSTOMER_READERS),
+            "invoices": may_read(who, INVOICE_READERS),
+            "stock": True,
+        }
+    }
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Only same-site paths: a login link must not send people to another site."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -142,6 +158,25 @@ class Pager:
 def page_number() -> int:
     raw = request.args.get("page", "1")
     return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """The rows a list page asks for: ``?page=`` and the configured page size."""
+
+    page: int
+    size: int
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.size
+
+    def pager(self, total: int) -> Pager:
+        return Pager(self.page, self.size, total)
+
+
+def window() -> Window:
+    return Window(page_number(), int(current_app.config["FLOWDESK_PAGE_SIZE"]))
 
 
 def when(value: datetime | date | None) -> str:
