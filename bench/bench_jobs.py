@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.common import BENCH_DIR, DEFAULT_PG_URL, PostgresServer
+from bench.common import BENCH_DIR, DEFAULT_PG_URL, PostgresServer, one_service_task
 from engine import Database, Engine
 from engine.handlers import HandlerContext, HandlerRegistry, handler
 
@@ -44,19 +44,7 @@ RESULTS = BENCH_DIR / "results" / "jobs.json"
 WINDOW = (0.10, 0.90)  # the share of completions the rate is taken between
 WORKER_COMMAND = [sys.executable, "-m", "webui.cli", "worker"]
 
-PROCESS = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs" targetNamespace="http://flowdesk.example/bench">
-  <bpmn:process id="bench_jobs" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="Svc" camunda:class="{HANDLER}" camunda:asyncBefore="true">
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Svc" />
-    <bpmn:sequenceFlow id="f2" sourceRef="Svc" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-""".encode()
+PROCESS = one_service_task("bench_jobs", f'camunda:class="{HANDLER}" camunda:asyncBefore="true"')
 
 
 def io_wait(ctx: HandlerContext) -> None:

@@ -22,6 +22,23 @@ def bpmn_file() -> tuple[str, bytes]:
     return BPMN_PATH.name, BPMN_PATH.read_bytes()
 
 
+def one_service_task(process_id: str, binding: str) -> bytes:
+    """start -> service task `Svc` with the given camunda attributes -> end, as a BPMN file."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs" targetNamespace="http://flowdesk.example/bench">
+  <bpmn:process id="{process_id}" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Svc" {binding}>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Svc" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Svc" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

@@ -32,7 +32,7 @@ from typing import Any
 import requests
 from camunda.client.external_task_client import ExternalTaskClient
 
-from bench.common import BENCH_DIR, DEFAULT_PG_URL, PostgresServer
+from bench.common import BENCH_DIR, DEFAULT_PG_URL, PostgresServer, one_service_task
 from engine import Database, Engine
 from engine.handlers import HandlerRegistry
 
@@ -41,19 +41,7 @@ USER, PASSWORD = "bench-worker", "bench-worker-password"
 TOPIC = "bench"
 BATCHES = (1, 10)
 
-PROCESS = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs" targetNamespace="http://flowdesk.example/bench">
-  <bpmn:process id="bench_external" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="Svc" camunda:type="external" camunda:topic="{TOPIC}">
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Svc" />
-    <bpmn:sequenceFlow id="f2" sourceRef="Svc" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-""".encode()
+PROCESS = one_service_task("bench_external", f'camunda:type="external" camunda:topic="{TOPIC}"')
 
 
 def log(message: str) -> None:
