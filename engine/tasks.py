@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import CursorResult, and_, false, func, or_, select, union, update
@@ -14,23 +12,30 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
-from engine.db.models import HistoryTask, HumanTask, ProcessInstance, TaskCandidate, table
+from engine.db.models import HistoryTask, HumanTask, ProcessInstance, TaskCandidate
 from engine.exceptions import FlowdeskError, Forbidden, TaskNotFound
-from engine.forms import FormField, validate_submission
+from engine.forms import validate_submission
 from engine.identity import Actor, IdentityService
 from engine.instances import InstanceLoader, clean_variables
 from engine.steps import StepWriter
+from engine.task_types import (
+    HUMAN_TASKS,
+    SortBy,
+    TaskInfo,
+    TaskQuery,
+    infos,
+    may_see,
+    may_work_on,
+)
+
+# The default query: every open task the caller may see (a frozen value, safe as a default).
+ALL_TASKS = TaskQuery()
+
+__all__ = ["SortBy", "TaskAlreadyClaimed", "TaskInfo", "TaskQuery", "TaskService", "may_see", "may_work_on"]
 
 
 class TaskAlreadyClaimed(FlowdeskError):
     """The task is claimed by someone else; ask them to unclaim it, or pick another task."""
-
-
-class SortBy(StrEnum):
-    CREATED = "created"
-    DUE_DATE = "dueDate"
-    PRIORITY = "priority"
-    NAME = "name"
 
 
 _SORT_COLUMNS = {
@@ -39,100 +44,6 @@ _SORT_COLUMNS = {
     SortBy.PRIORITY: HumanTask.priority,
     SortBy.NAME: HumanTask.name,
 }
-
-
-@dataclass(frozen=True)
-class TaskQuery:
-    """Filters of a task list; names follow Camunda's REST parameters."""
-
-    instance_id: str | None = None
-    assignee: str | None = None
-    candidate_group: str | None = None
-    candidate_user: str | None = None
-    include_assigned: bool = False
-    unassigned: bool = False
-    activity_id: str | None = None
-    process_key: str | None = None
-    name_like: str | None = None
-    sort_by: SortBy = SortBy.CREATED
-    descending: bool = False
-    first: int = 0
-    max_results: int | None = None
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    id: str
-    name: str | None
-    description: str | None
-    assignee: str | None
-    created_at: datetime
-    due_at: datetime | None
-    priority: int
-    instance_id: str
-    definition_id: str
-    process_key: str
-    activity_id: str
-    candidate_users: tuple[str, ...] = ()
-    candidate_groups: tuple[str, ...] = ()
-    form_fields: list[FormField] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, row: Mapping[Any, Any], candidates: Sequence[tuple[str, str]] = ()) -> TaskInfo:
-        """From a ``human_tasks`` row and its (kind, identity) candidate pairs."""
-        return cls(
-            row["id"],
-            row["name"],
-            row["description"],
-            row["assignee"],
-            row["created_at"],
-            row["due_at"],
-            row["priority"],
-            row["instance_id"],
-            row["definition_id"],
-            row["process_key"],
-            row["activity_id"],
-            tuple(sorted(identity for kind, identity in candidates if kind == "user")),
-            tuple(sorted(identity for kind, identity in candidates if kind == "group")),
-            [FormField.from_dict(f) for f in row["form_fields"] or []],
-        )
-
-
-HUMAN_TASKS = table(HumanTask)
-CANDIDATES = table(TaskCandidate)
-
-
-def _infos(session: Session, rows: Sequence[Mapping[Any, Any]]) -> list[TaskInfo]:
-    """Task infos for ``human_tasks`` rows, with their candidates fetched in one query."""
-    if not rows:
-        return []
-    candidates: dict[str, list[tuple[str, str]]] = {}
-    query = select(CANDIDATES.c.task_id, CANDIDATES.c.kind, CANDIDATES.c.identity).where(
-        CANDIDATES.c.task_id.in_([row["id"] for row in rows])
-    )
-    for task_id, kind, identity in session.execute(query):
-        candidates.setdefault(task_id, []).append((kind, identity))
-    return [TaskInfo.of(row, candidates.get(row["id"], ())) for row in rows]
-
-
-def _is_candidate(actor: Actor, task: TaskInfo) -> bool:
-    return actor.name in task.candidate_users or bool(actor.groups & set(task.candidate_groups))
-
-
-def may_see(actor: Actor | None, task: TaskInfo) -> bool:
-    """Admins, the assignee and the candidates (also while someone else holds the task)."""
-    if actor is None or actor.is_admin:
-        return True
-    return task.assignee == actor.name or _is_candidate(actor, task)
-
-
-def may_work_on(actor: Actor | None, task: TaskInfo) -> bool:
-    """Admins, the assignee, or, while nobody holds it, the candidates."""
-    if actor is None or actor.is_admin:
-        return True
-    if task.assignee is not None:
-        return task.assignee == actor.name
-    return _is_candidate(actor, task)
 
 
 class TaskService:
@@ -268,9 +179,9 @@ class TaskService:
             return []
         rows = session.execute(select(HUMAN_TASKS).where(HUMAN_TASKS.c.id.in_(ids))).mappings().all()
         by_id = {row["id"]: row for row in rows}
-        return _infos(session, [by_id[task_id] for task_id in ids if task_id in by_id])
+        return infos(session, [by_id[task_id] for task_id in ids if task_id in by_id])
 
-    def list(self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None) -> list[TaskInfo]:
+    def list(self, q: TaskQuery = ALL_TASKS, *, actor: Actor | None = None) -> list[TaskInfo]:
         identities = self._inbox_identities(q, actor) if q.max_results is not None else None
         with self.database.read() as session:
             if identities is not None:
@@ -285,11 +196,9 @@ class TaskService:
             query = query.order_by(order, tie).offset(q.first)
             if q.max_results is not None:
                 query = query.limit(q.max_results)
-            return _infos(session, session.execute(query).mappings().all())
+            return infos(session, session.execute(query).mappings().all())
 
-    def count(
-        self, q: TaskQuery = TaskQuery(), *, actor: Actor | None = None, limit: int | None = None
-    ) -> int:
+    def count(self, q: TaskQuery = ALL_TASKS, *, actor: Actor | None = None, limit: int | None = None) -> int:
         """How many tasks match; with ``limit``, counting stops there (``limit`` means "that many or more").
 
         A capped count of an inbox reads at most ``limit`` index entries per identity, so a page
@@ -436,7 +345,7 @@ class TaskService:
         if lock and not self.database.is_sqlite:
             query = query.with_for_update()
         rows = session.execute(query).mappings()
-        found = _infos(session, rows.all())
+        found = infos(session, rows.all())
         if not found:
             raise TaskNotFound(
                 f"No open task has id {task_id!r}; it may have been completed already", task_id=task_id

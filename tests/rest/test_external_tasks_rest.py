@@ -159,8 +159,9 @@ def test_long_polling_answers_as_soon_as_a_task_arrives(client: FlaskClient, pri
     answered = time.monotonic()
     thread.join(timeout=5)
     assert len(response.get_json()) == 1
-    assert 0.25 < answered - begin < 2.0, answered - begin  # well before the 10 s timeout
-    assert answered - started[0] < 1.0
+    # Long before the 10 s timeout; the margins are wide so that a busy machine is not a failure.
+    assert 0.25 < answered - begin < 5.0, answered - begin
+    assert answered - started[0] < 3.0
 
 
 def test_long_polling_answers_an_empty_list_at_the_timeout(client: FlaskClient, printing: Engine) -> None:
