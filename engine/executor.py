@@ -70,7 +70,8 @@ class Executor:
         model: ServiceTaskModel,
         waiting: WaitingServiceTask,
     ) -> Outcome:
-        """Run the handler in a savepoint; its writes survive only if it succeeds."""
+        """Run the handler; its writes (in a savepoint opened when it first uses ctx.session) survive
+        only if it succeeds."""
         if model.kind == EXPRESSION:
             return self._expression(model, waiting)
         fn = self.registry.get(model.name)
@@ -83,28 +84,42 @@ class Executor:
             inputs = self.inputs(model, waiting.data)
         except (ScriptError, FlowdeskError) as err:
             return Outcome(failure=f"input mapping failed: {err.message}")
+        savepoints: list[Any] = []
+
+        def open_session() -> Session:
+            # First use of ctx.session: the instance row must exist for rows that refer to it, and
+            # the handler's writes go into a savepoint so that a failure undoes only them.
+            if instance not in session:
+                session.add(instance)
+                session.flush()
+            savepoints.append(session.begin_nested())
+            return session
+
         ctx = HandlerContext(
             variables=MappingProxyType({**waiting.data, **inputs}),
             business_key=instance.business_key,
             process_instance_id=instance.id,
             activity_id=waiting.activity_id,
             idempotency_key=f"{instance.id}:{waiting.task_id}",
-            session=session,
+            open_session=open_session,
             log=logging.getLogger(f"flowdesk.handler.{model.name}"),
             inputs=MappingProxyType(inputs),
         )
-        savepoint = session.begin_nested()
         try:
             returned = fn(ctx)
-            session.flush()
+            if savepoints:
+                session.flush()
         except BpmnError as err:
-            savepoint.rollback()
+            for savepoint in savepoints:
+                savepoint.rollback()
             return Outcome(bpmn_error=err)
         except Exception as err:
-            savepoint.rollback()
+            for savepoint in savepoints:
+                savepoint.rollback()
             log.info("handler %s failed for %s/%s: %s", model.name, instance.id, waiting.activity_id, err)
             return Outcome(failure=f"{type(err).__name__}: {err}", details=traceback.format_exc())
-        savepoint.commit()
+        for savepoint in savepoints:
+            savepoint.commit()
         try:
             return Outcome(outputs=self._outputs(model, waiting.data, inputs, returned))
         except (FlowdeskError, TypeError, ValueError) as err:
@@ -141,6 +156,11 @@ class Executor:
             message = err.message if isinstance(err, FlowdeskError) else str(err)
             return Outcome(failure=f"camunda:expression failed: {message}")
 
+    def inline_calls(
+        self, session: Session, instance: ProcessInstance, loaded: LoadedDefinition
+    ) -> InlineCalls:
+        return InlineCalls(self, session, instance, loaded)
+
     # -- a step's service tasks --------------------------------------------------------------------
 
     def advance(
@@ -157,6 +177,7 @@ class Executor:
         """Run what can run now; return the job rows to insert for service tasks left waiting."""
         jobs: list[dict[str, Any]] = []
         queued: set[str] = set(known_task_ids)
+        calls = runner.service_call if isinstance(runner.service_call, InlineCalls) else None
         while result.error is None:
             waiting = [w for w in runner.waiting_service_tasks() if w.task_id not in queued]
             if not waiting:
@@ -170,11 +191,9 @@ class Executor:
                     jobs.append(self.job_row(instance, loaded, model, item, now))
                     queued.add(item.task_id)
                     continue
-                if instance not in session:
-                    # The handler writes in this transaction and may refer to the instance.
-                    session.add(instance)
-                    session.flush()
-                outcome = self.call(session, instance, model, item)
+                # A handler that already ran while the engine reached the task left its outcome.
+                recorded = calls.outcomes.pop(item.task_id, None) if calls is not None else None
+                outcome = recorded or self.call(session, instance, model, item)
                 step = self.apply(runner, item, outcome)
                 if step is None:
                     jobs.append(self.job_row(instance, loaded, model, item, now, outcome=outcome))
@@ -255,6 +274,34 @@ class Executor:
                 due_at=now + timedelta(seconds=model.retry_interval_seconds),
             )
         return row
+
+
+class InlineCalls:
+    """The handlers a step runs as the engine reaches their service tasks (``Runner.service_call``).
+
+    Only synchronous in-process handlers run here; asynchronous and external tasks wait for their
+    job. A BPMN error or a failure is kept in ``outcomes`` for ``Executor.advance``, which throws
+    the error to a boundary event or turns the failure into a job with retries.
+    """
+
+    def __init__(
+        self, executor: Executor, session: Session, instance: ProcessInstance, loaded: LoadedDefinition
+    ) -> None:
+        self.executor = executor
+        self.session = session
+        self.instance = instance
+        self.loaded = loaded
+        self.outcomes: dict[str, Outcome] = {}
+
+    def __call__(self, item: WaitingServiceTask) -> Mapping[str, Any] | None:
+        model = self.loaded.model.service_tasks.get(item.activity_id)
+        if model is None or model.kind == EXTERNAL or model.async_before:
+            return None
+        outcome = self.executor.call(self.session, self.instance, model, item)
+        if outcome.outputs is not None:
+            return outcome.outputs
+        self.outcomes[item.task_id] = outcome
+        return None
 
 
 def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:

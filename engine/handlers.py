@@ -21,7 +21,6 @@ import importlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -50,22 +49,66 @@ class HandlerClashError(FlowdeskError):
     """Two handlers were registered under one name; rename one of them."""
 
 
-@dataclass(frozen=True)
 class HandlerContext:
-    """What a handler sees of the service task it runs for."""
+    """What a handler sees of the service task it runs for.
 
-    variables: Mapping[str, Any]
-    business_key: str | None
-    process_instance_id: str
-    activity_id: str
-    # Stable across every retry of this activity instance: store it with the handler's effect to
-    # make the effect exactly-once.
-    idempotency_key: str
-    # In the same transaction as the engine's own state: what the handler writes here commits
-    # together with the step, or not at all.
-    session: Session
-    log: logging.Logger
-    inputs: Mapping[str, Any] = field(default_factory=dict)
+    ``session`` is in the same transaction as the engine's own state: what the handler writes there
+    commits together with the step, or not at all. The engine hands it over lazily
+    (``open_session``): the savepoint that isolates a handler's writes is only opened for a handler
+    that asks for the session, so handlers that never touch the database cost no SQL.
+    """
+
+    __slots__ = (
+        "_open_session",
+        "_session",
+        "activity_id",
+        "business_key",
+        "idempotency_key",
+        "inputs",
+        "log",
+        "process_instance_id",
+        "variables",
+    )
+
+    def __init__(
+        self,
+        *,
+        variables: Mapping[str, Any],
+        business_key: str | None,
+        process_instance_id: str,
+        activity_id: str,
+        idempotency_key: str,
+        log: logging.Logger,
+        inputs: Mapping[str, Any] | None = None,
+        session: Session | None = None,
+        open_session: Callable[[], Session] | None = None,
+    ) -> None:
+        if (session is None) == (open_session is None):
+            raise ValueError("give a HandlerContext either a session or an open_session callable")
+        self.variables = variables
+        self.business_key = business_key
+        self.process_instance_id = process_instance_id
+        self.activity_id = activity_id
+        # Stable across every retry of this activity instance: store it with the handler's effect to
+        # make the effect exactly-once.
+        self.idempotency_key = idempotency_key
+        self.log = log
+        self.inputs: Mapping[str, Any] = inputs if inputs is not None else {}
+        self._session = session
+        self._open_session = open_session
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            assert self._open_session is not None
+            self._session = self._open_session()
+        return self._session
+
+    def __repr__(self) -> str:
+        return (
+            f"HandlerContext(activity_id={self.activity_id!r}, "
+            f"process_instance_id={self.process_instance_id!r}, business_key={self.business_key!r})"
+        )
 
 
 class Handler(Protocol):

@@ -114,6 +114,7 @@ class InstanceLoader:
             self.script_engine,
             self.clock,
         )
+        runner.service_call = self.executor.inline_calls(session, instance, loaded)
         return loaded, runner
 
 
@@ -185,6 +186,7 @@ class RuntimeService:
         runner = Runner.new(
             loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
         )
+        runner.service_call = self.loader.executor.inline_calls(session, instance, loaded)
         result = begin(runner) if begin is not None else runner.start(variables)
         jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=True)
         writer = StepWriter(session, now)

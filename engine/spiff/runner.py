@@ -70,6 +70,11 @@ class WaitingServiceTask:
     data: Mapping[str, Any]
 
 
+# Runs the handler of a service task the moment the engine reaches it: the outputs to complete the
+# task with, or None to leave it waiting (a job, an external task, or a failure to report later).
+ServiceCall = Callable[[WaitingServiceTask], Mapping[str, Any] | None]
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the engine reads after each change, collected in one walk of the task tree."""
@@ -84,6 +89,18 @@ class Snapshot:
 
 
 _RECORDED = "flowdesk_recorded"
+
+
+class _HostFailure(Exception):
+    """Carries an exception of the host out of an engine pass, past the handling of process errors.
+
+    A handler's own failure comes back as an outcome; what escapes the call (a database error, a
+    failed savepoint commit) must abort the whole step, never become an error of the instance.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 @dataclass
@@ -120,6 +137,8 @@ class Runner(EventSteps):
         self.initial_ready_ids: frozenset[str] = frozenset()
         # Likewise the timers and subscriptions the event tables hold for it.
         self.initial_events: tuple[WaitingEvent, ...] = ()
+        # Set by the engine for steps that may run handlers; without it every service task waits.
+        self.service_call: ServiceCall | None = None
 
     @classmethod
     def new(
@@ -236,17 +255,26 @@ class Runner(EventSteps):
 
         def will(task: Any) -> None:
             if task.task_spec.bpmn_id is not None:
+                self._enclosing_first(task, result)
                 seen.add(task.id)
                 result.events.append(self._event(task, ended=False))
 
         def did(task: Any) -> None:
             if task.task_spec.bpmn_id is not None:
+                if (
+                    self.service_call is not None
+                    and task.state == TaskState.STARTED
+                    and isinstance(task.task_spec, ServiceTaskMixin)
+                ):
+                    self._call_service(self.service_call, task)
                 result.events.append(self._event(task, ended=task.has_state(TaskState.FINISHED_MASK)))
             pruner.after(task)
 
         current: Any = None
         try:
             self.workflow.do_engine_steps(will_complete_task=will, did_complete_task=did)
+        except _HostFailure as failure:
+            raise failure.original from None
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:
             current = getattr(err, "task", None)
             result.error = self._error(err, current)
@@ -262,6 +290,36 @@ class Runner(EventSteps):
                 self._cancellations(cancelled, result)
                 return self._run_engine(result)
         return result
+
+    def _enclosing_first(self, task: Any, result: StepResult) -> None:
+        """Report the subprocess a task runs in before the task, if it was not reported yet.
+
+        SpiffWorkflow starts subprocess tasks without the engine-step callbacks, so history would
+        otherwise list a subprocess after the activities inside it.
+        """
+        parent_id = getattr(task.workflow, "parent_task_id", None)
+        if parent_id is None:
+            return
+        parent = self.workflow.get_task_from_id(parent_id)
+        if parent is None or parent.internal_data.get(_RECORDED) or parent.task_spec.bpmn_id is None:
+            return
+        self._enclosing_first(parent, result)
+        result.events.append(self._event(parent, ended=False))
+
+    @staticmethod
+    def _call_service(call: ServiceCall, task: Any) -> None:
+        """Run a service task's handler within this engine pass, as SpiffWorkflow runs a script task.
+
+        Completing it here, instead of stopping and running the engine again for each service task,
+        saves a pass over the task tree per task. A failure leaves the task waiting (STARTED).
+        """
+        try:
+            outputs = call(WaitingServiceTask(str(task.id), task.task_spec.bpmn_id, task.data))
+        except BaseException as err:
+            raise _HostFailure(err) from err
+        if outputs is not None:
+            task.data.update(outputs)
+            task.complete()
 
     def _event(self, task: Any, *, ended: bool) -> ActivityEvent:
         spec = task.task_spec

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from engine import DeploymentError, Engine, TaskQuery
 from engine.db.models import Job
@@ -211,3 +211,93 @@ def test_history_shows_the_interrupted_task_and_only_the_boundary_that_fired(
         "Svc",
         "After",
     ]
+
+
+def _statements(engine: Engine) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement.split()[0].upper())
+
+    event.listen(engine.database.engine, "before_cursor_execute", record)
+    return seen, record
+
+
+def test_a_handler_opens_a_savepoint_only_when_it_uses_the_session(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    """Handlers that never touch the database cost no SAVEPOINT; the others keep their isolation."""
+    handlers.register("calc.pure", lambda ctx: {"doubled": ctx.variables["n"] * 2})
+
+    def writes(ctx: HandlerContext) -> dict[str, Any]:
+        ctx.session.execute(text("SELECT 1"))
+        return {"wrote": True}
+
+    handlers.register("calc.db", writes)
+    engine.deployments.deploy([("pure.bpmn", service_process('camunda:delegateExpression="${calc.pure}"'))])
+    seen, record = _statements(engine)
+    try:
+        pure = engine.runtime.start(key="p", variables={"n": 4})
+        pure_statements = list(seen)
+        engine.deployments.deploy([("db.bpmn", service_process('camunda:delegateExpression="${calc.db}"'))])
+        seen.clear()
+        with_db = engine.runtime.start(key="p", variables={"n": 4})
+    finally:
+        event.remove(engine.database.engine, "before_cursor_execute", record)
+    assert engine.runtime.variables(pure.id)["doubled"] == 8
+    assert engine.runtime.variables(with_db.id)["wrote"] is True
+    assert "SAVEPOINT" not in pure_statements
+    assert "SAVEPOINT" in seen and "RELEASE" in seen
+
+
+def test_a_failing_handler_that_used_the_session_loses_only_its_own_writes(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    def half_done(ctx: HandlerContext) -> None:
+        ctx.session.execute(
+            text("UPDATE process_instances SET business_key = 'changed' WHERE id = :id"),
+            {"id": ctx.process_instance_id},
+        )
+        raise RuntimeError("the remote system went away")
+
+    handlers.register("crm.half", half_done)
+    engine.deployments.deploy([("half.bpmn", service_process('camunda:delegateExpression="${crm.half}"'))])
+    instance = engine.runtime.start(key="p", business_key="kept")
+    assert engine.runtime.get(instance.id).business_key == "kept"
+    [job] = engine.jobs.list(instance_id=instance.id)
+    assert job.activity_id == "Svc" and "the remote system went away" in (job.error_message or "")
+
+
+SUBPROCESS_OF_SERVICE_TASKS = """
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:subProcess id="Sub"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:startEvent id="sub_start"><bpmn:outgoing>s1</bpmn:outgoing></bpmn:startEvent>
+      <bpmn:serviceTask id="Svc1" camunda:delegateExpression="${calc.step}"><bpmn:incoming>s1</bpmn:incoming>
+        <bpmn:outgoing>s2</bpmn:outgoing></bpmn:serviceTask>
+      <bpmn:serviceTask id="Svc2" camunda:delegateExpression="${calc.step}"><bpmn:incoming>s2</bpmn:incoming>
+        <bpmn:outgoing>s3</bpmn:outgoing></bpmn:serviceTask>
+      <bpmn:endEvent id="sub_end"><bpmn:incoming>s3</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="Svc1" />
+      <bpmn:sequenceFlow id="s2" sourceRef="Svc1" targetRef="Svc2" />
+      <bpmn:sequenceFlow id="s3" sourceRef="Svc2" targetRef="sub_end" />
+    </bpmn:subProcess>
+    <bpmn:userTask id="After" camunda:candidateGroups="sales"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Sub" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Sub" targetRef="After" />
+    <bpmn:sequenceFlow id="f3" sourceRef="After" targetRef="end" />"""
+
+
+def test_service_tasks_inside_a_subprocess_run_in_the_step_and_history_keeps_their_order(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    handlers.register("calc.step", lambda ctx: {"count": ctx.variables.get("count", 0) + 1})
+    engine.deployments.deploy([("sub.bpmn", camunda_process(SUBPROCESS_OF_SERVICE_TASKS))])
+    instance = engine.runtime.start(key="p")
+    assert open_activities(engine, instance.id) == ["After"]
+    assert engine.runtime.variables(instance.id)["count"] == 2
+    history = engine.history.activities(instance_id=instance.id)
+    expected = ["start", "Sub", "sub_start", "Svc1", "Svc2", "sub_end", "After"]
+    assert [a.activity_id for a in history] == expected
+    assert all(a.ended_at is not None for a in history if a.activity_id != "After")
