@@ -100,6 +100,9 @@ class StepWriter:
         instance.revision = 1
         values = {column.key: getattr(instance, column.key) for column in PROCESS_INSTANCES.columns}
         self.session.execute(PROCESS_INSTANCES.insert(), [values])
+        for key, value in values.items():
+            # Columns never assigned would be expired on attaching, and re-read by a SELECT.
+            setattr(instance, key, value)
         make_transient_to_detached(instance)
         self.session.add(instance)
 
