@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -29,7 +30,12 @@ PROCESS = BENCH_DIR / "processes" / "straight_through.bpmn"
 TARGET = 0.5
 
 
-def raw_rate(n: int) -> float:
+def _rates(began_wall: float, began_cpu: float, n: int) -> tuple[float, float]:
+    """Instances per wall-clock second and per CPU second of this process."""
+    return n / (time.perf_counter() - began_wall), n / (time.process_time() - began_cpu)
+
+
+def raw_rate(n: int) -> tuple[float, float]:
     parser = CamundaParser()
     parser.add_bpmn_file(str(PROCESS))
     spec = parser.get_spec("straight_through")
@@ -48,21 +54,21 @@ def raw_rate(n: int) -> float:
 
     for _ in range(20):
         one()
-    began = time.perf_counter()
+    began_wall, began_cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         one()
-    return n / (time.perf_counter() - began)
+    return _rates(began_wall, began_cpu, n)
 
 
-def flowdesk_rate(engine: Engine, n: int) -> float:
+def flowdesk_rate(engine: Engine, n: int) -> tuple[float, float]:
     for _ in range(20):
         engine.runtime.start(key="straight_through")
-    began = time.perf_counter()
+    began_wall, began_cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         info = engine.runtime.start(key="straight_through")
         if info.state != "COMPLETED":
             raise AssertionError(f"instance {info.id} did not run straight through: {info.error_message}")
-    return n / (time.perf_counter() - began)
+    return _rates(began_wall, began_cpu, n)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -80,11 +86,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raw.append(raw_rate(args.instances))
             persisted.append(flowdesk_rate(engine, args.instances))
         engine.close()
+    wall = {name: statistics.median(r[0] for r in runs) for name, runs in (("raw", raw), ("fd", persisted))}
+    cpu = {name: statistics.median(r[1] for r in runs) for name, runs in (("raw", raw), ("fd", persisted))}
     result = {
         "command": "python -m bench.straight_through " + " ".join(argv or []),
         "instances": args.instances,
-        "raw_instances_per_second": round(statistics.median(raw), 1),
-        "flowdesk_sqlite_instances_per_second": round(statistics.median(persisted), 1),
+        "raw_instances_per_second": round(wall["raw"], 1),
+        "flowdesk_sqlite_instances_per_second": round(wall["fd"], 1),
+        # Per CPU second of the benchmark process: what the code costs, whatever else the machine
+        # runs. The target is judged on wall-clock time; this explains a run on a busy machine.
+        "raw_instances_per_cpu_second": round(cpu["raw"], 1),
+        "flowdesk_sqlite_instances_per_cpu_second": round(cpu["fd"], 1),
+        "cpu_ratio": round(cpu["fd"] / cpu["raw"], 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     persisted_rate = result["flowdesk_sqlite_instances_per_second"]
     result["ratio"] = round(persisted_rate / result["raw_instances_per_second"], 3)
@@ -94,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{'raw SpiffWorkflow, in memory':<42}{result['raw_instances_per_second']:>10}")
     print(f"{'Flowdesk persisted, SQLite':<42}{result['flowdesk_sqlite_instances_per_second']:>10}")
     print(f"ratio {result['ratio']} (target >= {TARGET}: {'met' if result['target_met'] else 'MISSED'})")
+    print(f"per CPU second: ratio {result['cpu_ratio']}; 1-minute load average {result['load_average_1min']}")
     out = BENCH_DIR / "results" / "straight_through.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

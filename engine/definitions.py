@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn_model import ProcessModel
-from engine.db.models import DeploymentResource, ProcessDefinition
+from engine.db.models import DeploymentResource, ProcessDefinition, table
 from engine.dialect import Dialect
 from engine.exceptions import DefinitionNotFound
 from engine.spiff.families import Family, family
@@ -153,14 +153,20 @@ class DefinitionService:
             return self.cache.load(session, definition_id).model.start_form
 
 
+_DEFINITIONS = table(ProcessDefinition)
+# Built once: every start by key runs it, and building and keying a statement costs more than
+# SQLite takes to answer it.
+_LATEST_ID = (
+    select(_DEFINITIONS.c.id)
+    .where(_DEFINITIONS.c.key == bindparam("key"))
+    .order_by(_DEFINITIONS.c.version.desc())
+    .limit(1)
+)
+
+
 def latest_id(session: Session, key: str) -> str:
     """Id of the newest version of ``key``; only the id is read, the spec comes from the cache."""
-    found = session.scalars(
-        select(ProcessDefinition.id)
-        .where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    ).first()
+    found: str | None = session.execute(_LATEST_ID, {"key": key}).scalar()
     if found is None:
         raise DefinitionNotFound(
             f"No process definition has key {key!r}; deploy a BPMN file whose process id is {key!r}",

@@ -34,6 +34,18 @@ HUMAN_TASKS = table(HumanTask)
 HISTORY_TASKS = table(HistoryTask)
 HISTORY_ACTIVITIES = table(HistoryActivity)
 PROCESS_INSTANCES = table(ProcessInstance)
+# Statements every step runs, built once: building and keying a statement per call costs more
+# than SQLite takes to run it.
+INSERT_INSTANCE = PROCESS_INSTANCES.insert()
+INSERT_OPERATION = table(HistoryOperation).insert()
+INSERT_HUMAN_TASKS = HUMAN_TASKS.insert()
+INSERT_CANDIDATES = table(TaskCandidate).insert()
+INSERT_HISTORY_TASKS = HISTORY_TASKS.insert()
+INSERT_ACTIVITIES = HISTORY_ACTIVITIES.insert()
+INSERT_VARIABLES = table(HistoryVariable).insert()
+DELETE_HUMAN_TASKS = delete(HUMAN_TASKS).where(HUMAN_TASKS.c.id.in_(bindparam("ids", expanding=True)))
+END_HISTORY_TASK = update(HISTORY_TASKS).where(HISTORY_TASKS.c.id == bindparam("task_id"))
+END_ACTIVITY = update(HISTORY_ACTIVITIES).where(HISTORY_ACTIVITIES.c.id == bindparam("task_id"))
 
 
 def changed_variables(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,7 +111,7 @@ class StepWriter:
         """
         instance.revision = 1
         values = {column.key: getattr(instance, column.key) for column in PROCESS_INSTANCES.columns}
-        self.session.execute(PROCESS_INSTANCES.insert(), [values])
+        self.session.execute(INSERT_INSTANCE, [values])
         for key, value in values.items():
             # Columns never assigned would be expired on attaching, and re-read by a SELECT.
             setattr(instance, key, value)
@@ -115,7 +127,7 @@ class StepWriter:
         detail: dict[str, Any] | None = None,
     ) -> None:
         self.session.execute(
-            table(HistoryOperation).insert(),
+            INSERT_OPERATION,
             [
                 {
                     "instance_id": instance_id,
@@ -144,9 +156,9 @@ class StepWriter:
         gone = sorted(existing - ready.keys())
         if gone:
             # Candidates go with their task (ON DELETE CASCADE).
-            self.session.execute(delete(HUMAN_TASKS).where(HUMAN_TASKS.c.id.in_(gone)))
+            self.session.execute(DELETE_HUMAN_TASKS, {"ids": gone})
             self.session.execute(
-                update(HISTORY_TASKS).where(HISTORY_TASKS.c.id == bindparam("task_id")),
+                END_HISTORY_TASK,
                 [
                     {
                         "task_id": task_id,
@@ -208,10 +220,10 @@ class StepWriter:
                     "priority": who.priority,
                 }
             )
-        self.session.execute(HUMAN_TASKS.insert(), task_rows)
+        self.session.execute(INSERT_HUMAN_TASKS, task_rows)
         if candidate_rows:
-            self.session.execute(table(TaskCandidate).insert(), candidate_rows)
-        self.session.execute(HISTORY_TASKS.insert(), history_rows)
+            self.session.execute(INSERT_CANDIDATES, candidate_rows)
+        self.session.execute(INSERT_HISTORY_TASKS, history_rows)
 
     def _activities(self, instance: ProcessInstance, result: StepResult, is_new: bool) -> None:
         if not result.events:
@@ -243,16 +255,14 @@ class StepWriter:
             row["ended_at"] = ends.get(task_id)
             row["canceled"] = task_id in canceled
         if starts:
-            self.session.execute(HISTORY_ACTIVITIES.insert(), list(starts.values()))
+            self.session.execute(INSERT_ACTIVITIES, list(starts.values()))
         later = [
             {"task_id": t, "ended_at": at, "canceled": t in canceled}
             for t, at in ends.items()
             if t not in starts
         ]
         if later:
-            self.session.execute(
-                update(HISTORY_ACTIVITIES).where(HISTORY_ACTIVITIES.c.id == bindparam("task_id")), later
-            )
+            self.session.execute(END_ACTIVITY, later)
 
     def _variables(
         self,
@@ -264,7 +274,7 @@ class StepWriter:
         changed = changed_variables(before, after)
         if changed:
             self.session.execute(
-                table(HistoryVariable).insert(),
+                INSERT_VARIABLES,
                 [
                     {
                         "instance_id": instance.id,

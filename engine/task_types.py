@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.db.models import HumanTask, TaskCandidate, table
@@ -86,6 +86,12 @@ class TaskInfo:
 
 HUMAN_TASKS = table(HumanTask)
 CANDIDATES = table(TaskCandidate)
+# Built once (every task lookup runs them); a statement built per call costs more than the query.
+CANDIDATES_OF = select(CANDIDATES.c.task_id, CANDIDATES.c.kind, CANDIDATES.c.identity).where(
+    CANDIDATES.c.task_id.in_(bindparam("ids", expanding=True))
+)
+TASK_BY_ID = select(HUMAN_TASKS).where(HUMAN_TASKS.c.id == bindparam("task_id"))
+TASK_BY_ID_LOCKED = TASK_BY_ID.with_for_update()
 
 
 def infos(session: Session, rows: Sequence[Mapping[Any, Any]]) -> list[TaskInfo]:
@@ -93,10 +99,7 @@ def infos(session: Session, rows: Sequence[Mapping[Any, Any]]) -> list[TaskInfo]
     if not rows:
         return []
     candidates: dict[str, list[tuple[str, str]]] = {}
-    query = select(CANDIDATES.c.task_id, CANDIDATES.c.kind, CANDIDATES.c.identity).where(
-        CANDIDATES.c.task_id.in_([row["id"] for row in rows])
-    )
-    for task_id, kind, identity in session.execute(query):
+    for task_id, kind, identity in session.execute(CANDIDATES_OF, {"ids": [row["id"] for row in rows]}):
         candidates.setdefault(task_id, []).append((kind, identity))
     return [TaskInfo.of(row, candidates.get(row["id"], ())) for row in rows]
 

@@ -20,6 +20,8 @@ from engine.instances import InstanceLoader, clean_variables
 from engine.steps import StepWriter
 from engine.task_types import (
     HUMAN_TASKS,
+    TASK_BY_ID,
+    TASK_BY_ID_LOCKED,
     SortBy,
     TaskInfo,
     TaskQuery,
@@ -341,10 +343,8 @@ class TaskService:
         Changes (claim, complete) lock the row first: a second completion of the same task then
         waits for the first and finds the task gone, instead of reading it half-deleted.
         """
-        query = select(HUMAN_TASKS).where(HUMAN_TASKS.c.id == task_id)
-        if lock and not self.database.is_sqlite:
-            query = query.with_for_update()
-        rows = session.execute(query).mappings()
+        query = TASK_BY_ID_LOCKED if lock and not self.database.is_sqlite else TASK_BY_ID
+        rows = session.execute(query, {"task_id": task_id}).mappings()
         found = infos(session, rows.all())
         if not found:
             raise TaskNotFound(
