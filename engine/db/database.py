@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from engine.db.checkpoint import SAFETY_NET_PAGES, Checkpointer
+
 DEFAULT_SQLITE_BUSY_MS = 30_000
 JOBS_CREATED = "flowdesk.jobs_created"
 
@@ -29,11 +31,18 @@ class Database:
     with "database is locked" when a read transaction tries to upgrade.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, background_checkpoints: bool = True) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # A file database checkpoints its write-ahead log in a thread of its own, not inside the
+        # commit that happens to fill it (see engine.db.checkpoint).
+        self.checkpointer: Checkpointer | None = None
+        if self.is_sqlite and background_checkpoints and parsed.database not in (None, "", ":memory:"):
+            self.checkpointer = Checkpointer(str(parsed.database))
         self.engine: Engine = self._create_engine(url, echo)
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Called after a write transaction that created jobs commits (see ``mark_jobs_created``).
         self.job_listeners: list[Callable[[], None]] = []
@@ -60,6 +69,8 @@ class Database:
                 # application crashes and costs one fsync per checkpoint, not per commit.
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
+                if self.checkpointer is not None:
+                    cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={DEFAULT_SQLITE_BUSY_MS}")
             cursor.close()
@@ -99,4 +110,6 @@ class Database:
                     listener()
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
