@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -33,7 +34,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, delete, insert, select, update
 
 from bench import lifecycle
-from bench.common import PROCESS_KEY, bpmn_file
+from bench.common import BENCH_DIR, PROCESS_KEY, bpmn_file
 from engine import Database, Engine
 from engine.db.models import (
     HistoryActivity,
@@ -51,6 +52,7 @@ from engine.spiff.scripting import SandboxScriptEngine
 from engine.spiff.serialization import workflow_from_json, workflow_to_json
 
 LEVELS = ("state", "tasks", "history")
+RESULTS = BENCH_DIR / "results"
 
 
 def _table(model: Any) -> Table:
@@ -177,6 +179,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     for bench in benches.values():
         r = bench.result
         print(f"{r.name:<28} {r.rate:8.1f} {1000 / r.rate:8.2f} {r.rate / raw:6.3f}")
+    figures = {
+        "command": "python -m bench.persistence_floor " + " ".join(argv or []),
+        "instances": args.instances,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "runs": {
+            name: {
+                "instances_per_second": round(b.result.rate, 1),
+                "ratio_to_raw": round(b.result.rate / raw, 3),
+            }
+            for name, b in benches.items()
+        },
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "persistence_floor.json").write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 

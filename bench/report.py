@@ -62,6 +62,13 @@ def rows() -> list[str]:
     out: list[str] = []
     if (d := _load("latest")) is not None:
         out += _lifecycle(d)
+    if (d := _load("persistence_floor")) is not None:
+        runs = d["runs"]
+        levels = ", ".join(f"{name} {runs[name]['ratio_to_raw']}x" for name in ("state", "tasks", "history"))
+        out.append(
+            "| Persistence floor: the lifecycle with hand-written SQLAlchemy Core, by bookkeeping kept "
+            f"(state only; + task rows; + history) | (diagnostic) | {levels} | | `{d['command'].strip()}` |"
+        )
     if (d := _load("straight_through")) is not None:
         out.append(
             f"| Straight-through (10 in-process no-op service tasks), SQLite vs raw | >= 0.5x "
