@@ -35,23 +35,6 @@ UNSUPPORTED_EVENTS = {
 # BPMN element with one of these ids replaces them in the parsed spec, and the instance fails to
 # start with "No output task connected".
 RESERVED_IDS = ("Start", "End", "Root")
-# Catching messages and signals works (POST /message, /signal); throwing them from a process does not.
-_THROWN = ("messageEventDefinition", "signalEventDefinition")
-
-
-def _thrown(element: Element) -> str | None:
-    owner = element.getparent()
-    if local_name(element) not in _THROWN or owner is None:
-        return None
-    if local_name(owner) not in ("intermediateThrowEvent", "endEvent"):
-        return None
-    what = "message" if local_name(element) == "messageEventDefinition" else "signal"
-    return (
-        f"throwing a {what} from a process is not supported yet; catching works, and "
-        f"POST /engine-rest/{what} delivers one from outside"
-    )
-
-
 _REFS = {"messageRef": "message", "errorRef": "error", "signalRef": "signal", "escalationRef": "escalation"}
 
 
@@ -115,10 +98,7 @@ class Linter:
         for element in iter_bpmn(process):
             kind = local_name(element)
             owner = element if kind not in UNSUPPORTED_EVENTS else element.getparent()
-            thrown = _thrown(element)
-            if thrown:
-                owner = element.getparent()
-            reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind) or thrown
+            reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind)
             if reason and owner is not None:
                 problems.append(Problem(filename, f"{kind}: {reason}", element.sourceline, owner.get("id")))
 

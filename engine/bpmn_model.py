@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from engine import zeebe
-from engine.bindings import SERVICE_KINDS, ServiceTaskModel, service_task_model
+from engine import throw_events, zeebe
+from engine.bindings import SERVICE_KINDS, THROW_EVENT_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
@@ -50,6 +50,7 @@ class ProcessModel:
     types: dict[str, str] = field(default_factory=dict)
     user_tasks: dict[str, UserTaskModel] = field(default_factory=dict)
     service_tasks: dict[str, ServiceTaskModel] = field(default_factory=dict)
+    throw_events: dict[str, throw_events.ThrowEventModel] = field(default_factory=dict)
     start_form: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +59,7 @@ class ProcessModel:
             "types": self.types,
             "user_tasks": {k: v.to_dict() for k, v in self.user_tasks.items()},
             "service_tasks": {k: v.to_dict() for k, v in self.service_tasks.items()},
+            "throw_events": {k: v.to_dict() for k, v in self.throw_events.items()},
         }
 
     @classmethod
@@ -68,6 +70,9 @@ class ProcessModel:
             user_tasks={k: UserTaskModel.from_dict(v) for k, v in data.get("user_tasks", {}).items()},
             service_tasks={
                 k: ServiceTaskModel.from_dict(v) for k, v in data.get("service_tasks", {}).items()
+            },
+            throw_events={
+                k: throw_events.ThrowEventModel.from_dict(v) for k, v in data.get("throw_events", {}).items()
             },
             start_form=list(start_form or []),
         )
@@ -137,6 +142,13 @@ def extract_process_model(
             model.names[element_id] = element.get("name", "")
         if kind == "startEvent" and element.getparent() is process:
             model.start_form = _form_fields(element, filename, problems)
+        if kind in THROW_EVENT_KINDS:
+            thrown = throw_events.extract(element, dialect, filename, problems)
+            if isinstance(thrown, ServiceTaskModel):
+                model.service_tasks[element_id] = thrown  # a message throw event bound to code
+            elif thrown is not None:
+                model.throw_events[element_id] = thrown
+            continue
         if kind in SERVICE_KINDS:
             if dialect is Dialect.ZEEBE:
                 service = zeebe.service_task(element, filename, problems)

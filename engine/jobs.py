@@ -21,13 +21,14 @@ from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
 from engine.db.models import Job, JobKind, ProcessInstance
-from engine.exceptions import InvalidRequest, NotFound
+from engine.exceptions import FlowdeskError, InvalidRequest, NotFound
 from engine.executor import Executor, Outcome, backoff_seconds
 from engine.handlers import BpmnError
 from engine.identity import Actor
 from engine.instances import InstanceLoader, clean_variables
 from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
 from engine.steps import StepWriter
+from engine.throws import EventDelivery
 
 DEFAULT_LOCK_SECONDS = 300
 
@@ -94,11 +95,19 @@ class JobInfo:
 
 
 class JobService:
-    def __init__(self, database: Database, loader: InstanceLoader, executor: Executor, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        loader: InstanceLoader,
+        executor: Executor,
+        clock: Clock,
+        events: EventDelivery | None = None,
+    ) -> None:
         self.database = database
         self.loader = loader
         self.executor = executor
         self.clock = clock
+        self.events = events
 
     # -- acquiring -------------------------------------------------------------------------------
 
@@ -117,8 +126,10 @@ class JobService:
         """Lock up to ``limit`` due jobs for ``worker_id``; their infos, with the lock set."""
         now = self.clock()
         with self.database.write() as session:
+            # Workers run handler jobs and deliver thrown events alike.
+            kinds = [JobKind.HANDLER, JobKind.EVENT] if kind is JobKind.HANDLER else [kind]
             query = select(Job.id).where(
-                Job.kind == kind,
+                Job.kind.in_(kinds),
                 or_(Job.retries.is_(None), Job.retries > 0),
                 Job.due_at <= now,
                 or_(Job.locked_until.is_(None), Job.locked_until < now),
@@ -129,7 +140,7 @@ class JobService:
                 query = query.where(Job.process_key.in_(list(process_keys)))
             if business_key is not None:
                 query = query.where(Job.business_key == business_key)
-            if kind is JobKind.HANDLER:
+            if kind is not JobKind.EXTERNAL:
                 running = aliased(Job)
                 query = query.where(
                     ~select(running.id)
@@ -165,6 +176,8 @@ class JobService:
                 job = session.get(Job, job_id)
                 if job is None or job.locked_by != worker_id:
                     return "skipped"
+                if job.kind is JobKind.EVENT:
+                    return self._deliver(session, job)
                 instance = self._lock_instance(session, job)
                 loaded, runner = self.loader.load(session, instance)
                 item = self._waiting(runner, job)
@@ -188,6 +201,21 @@ class JobService:
         outcome = with_retries(attempt, job_id=job_id)
         self._notify()
         return outcome
+
+    def _deliver(self, session: Session, job: Job) -> str:
+        """Deliver a thrown signal or message (engine.throws); its failure is state, as a handler's."""
+        if self.events is None:
+            raise RuntimeError("this JobService was built without an EventDelivery; see engine.Engine")
+        savepoint = session.begin_nested()
+        try:
+            self.events.deliver(session, job)
+        except FlowdeskError as err:
+            savepoint.rollback()
+            self._record_failure(job, Outcome(failure=err.message), self.clock())
+            return "failed"
+        savepoint.commit()
+        session.delete(job)
+        return "completed"
 
     # -- external tasks ----------------------------------------------------------------------------
 

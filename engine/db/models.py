@@ -242,6 +242,7 @@ class HistoryOperation(Base):
 class JobKind(enum.StrEnum):
     HANDLER = "handler"  # an in-process Python handler, run by a worker (or inline)
     EXTERNAL = "external"  # a Camunda external task, fetched and completed by a remote worker
+    EVENT = "event"  # a signal or message a process threw, delivered by a worker (engine.throws)
 
 
 class Job(Base):
@@ -280,6 +281,8 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None]
+    # EVENT jobs: what to deliver (engine.varcodec form, so Decimal and dates survive).
+    payload: Mapped[str | None] = mapped_column(Text)
 
 
 def table(model: type[Base]) -> Table:

@@ -239,10 +239,27 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Events",
-        "Message and signal throw events",
-        N,
-        "refused at deploy time; use the REST endpoints",
-        f"{MESSAGES}::test_throwing_a_message_from_a_process_is_refused_at_deploy",
+        "Signal throw events (intermediate, end)",
+        S,
+        "broadcast to every waiting catch and signal start, the thrower's own too, by a worker after the "
+        "step commits (an `event` job); `camunda:in` passes variables; chains stop after 10 hops",
+        f"{CONF}::test_signal_throw_events_reach_other_processes_and_start_signal_started_ones",
+    ),
+    Row(
+        "Events",
+        "Message throw events bound to code (intermediate, end)",
+        S,
+        '`camunda:class`, `delegateExpression`, `expression`, `type="external"` on the message event '
+        "definition, `zeebe:taskDefinition`: run as service tasks, with input/output mappings",
+        f"{CONF}::test_message_throw_events_bound_to_a_handler_and_an_external_topic",
+    ),
+    Row(
+        "Events",
+        "Message throw events without implementation",
+        S,
+        "correlated in Flowdesk like `POST /message` with the thrower's business key (Camunda 7 would do "
+        "nothing); no match is retried, then an incident",
+        f"{CONF}::test_message_throw_event_without_implementation_is_correlated_by_business_key",
     ),
     Row(
         "Events",

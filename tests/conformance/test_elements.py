@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from engine import DeploymentError, Engine, TaskQuery
+from engine.db.models import JobKind
+from engine.handlers import HandlerContext, HandlerRegistry
 from engine.identity import Actor
+from engine.worker import Worker
 from tests.helpers import ADMIN, FINANCE, SALES, WAREHOUSE
 
 CASES = Path(__file__).resolve().parent / "bpmn"
@@ -149,3 +152,57 @@ def test_compensation_is_refused_at_deploy_on_each_compensation_event(engine: En
     found = {(p.element_id, p.line) for p in err.value.problems if "compensation events" in p.message}
     assert found == {("Compensate", 9), ("Undo", 12)}
     assert all("NotImplementedError" not in p.message for p in err.value.problems)
+
+
+def deliver_thrown_events(engine: Engine) -> None:
+    """What a worker does after a step that threw signals or messages (they are jobs)."""
+    worker = Worker(engine, "conformance")
+    for _ in range(20):
+        if not worker.run_once():
+            return
+    raise AssertionError("the worker never ran out of jobs")
+
+
+def test_signal_throw_events_reach_other_processes_and_start_signal_started_ones(engine: Engine) -> None:
+    deploy(engine, "signal_throw")
+    watcher = engine.runtime.start(key="stock_watch")
+    updater = engine.runtime.start(key="stock_update", variables={"sku": "A-1", "internal": True})
+    assert state(engine, updater.id) == "COMPLETED"  # threw both signals and ended
+    assert open_tasks(engine, watcher.id) == []  # delivered after the thrower's step, by a worker
+    deliver_thrown_events(engine)
+    assert open_tasks(engine, watcher.id) == ["Review"]
+    assert engine.runtime.variables(watcher.id)["sku"] == "A-1"
+    assert "internal" not in engine.runtime.variables(watcher.id)
+    [report] = engine.runtime.list(process_key="stock_report")
+    assert open_tasks(engine, report.id) == ["Report"]
+
+
+def test_message_throw_events_bound_to_a_handler_and_an_external_topic(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    sent: list[str] = []
+
+    def send(ctx: HandlerContext) -> dict[str, Any]:
+        sent.append(ctx.inputs["to"])
+        return {"message_id": f"MAIL-{len(sent)}"}
+
+    handlers.register("mail.send", send)
+    deploy(engine, "message_throw_handler")
+    instance = engine.runtime.start(key="message_throw_handler", variables={"customer": "acme@example.com"})
+    assert sent == ["acme@example.com"]
+    assert engine.runtime.variables(instance.id)["mail_id"] == "MAIL-1"
+    [archive] = engine.jobs.acquire("archiver", kind=JobKind.EXTERNAL, topics=["archive"])
+    assert archive.activity_id == "Archive"
+    engine.jobs.complete(archive.id, "archiver")
+    assert state(engine, instance.id) == "COMPLETED"
+
+
+def test_message_throw_event_without_implementation_is_correlated_by_business_key(engine: Engine) -> None:
+    deploy(engine, "message_throw_correlating")
+    other = engine.runtime.start(key="invoice", business_key="INV-1")
+    mine = engine.runtime.start(key="invoice", business_key="INV-2")
+    engine.runtime.start(key="payment", business_key="INV-2", variables={"amount": 99})
+    deliver_thrown_events(engine)
+    assert open_tasks(engine, mine.id) == ["Book"]
+    assert engine.runtime.variables(mine.id)["paid"] == 99
+    assert engine.runtime.open_activities(other.id) == ["AwaitPayment"]
