@@ -130,6 +130,30 @@ class Executor:
             }
         return {name: check_storable(name, value) for name, value in result.items()}
 
+    def external_outputs(
+        self,
+        model: ServiceTaskModel | None,
+        data: Mapping[str, Any],
+        variables: Mapping[str, Any],
+        local_variables: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """What an external task's completion writes to the process, as Camunda 7 scopes it.
+
+        With ``camunda:inputOutput`` the task has a local scope holding its input parameters and
+        the worker's ``localVariables``; ``variables`` reach the process scope except those named
+        like a local variable (an input parameter), which update it. Output parameters are then
+        evaluated in that local scope and set on the process. Without mappings, both sets reach
+        the process (there is no local scope to keep them in).
+        """
+        if model is None or (not model.inputs and not model.outputs):
+            return {**local_variables, **variables}
+        inputs = self.inputs(model, data)
+        result = {name: value for name, value in variables.items() if name not in inputs}
+        scope = {**data, **inputs, **variables, **local_variables}
+        for name, spec in model.outputs:
+            result[name] = _resolve(spec, scope, self.sandbox, model.language)
+        return {name: check_storable(name, value) for name, value in result.items()}
+
     def _expression(self, model: ServiceTaskModel, waiting: WaitingServiceTask) -> Outcome:
         """camunda:expression: evaluate the EL (in the sandbox), store it in camunda:resultVariable."""
         try:

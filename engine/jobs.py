@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from engine.bindings import ServiceTaskModel
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
@@ -226,10 +227,21 @@ class JobService:
         variables: Mapping[str, Any] | None = None,
         local_variables: Mapping[str, Any] | None = None,
     ) -> None:
-        values = {**clean_variables(local_variables), **clean_variables(variables)}
-        self._report(
-            job_id, worker_id, lambda runner, item: runner.complete_service_task(item.task_id, values)
-        )
+        values, local = clean_variables(variables), clean_variables(local_variables)
+
+        def apply(runner: Runner, item: WaitingServiceTask, model: ServiceTaskModel | None) -> StepResult:
+            try:
+                outputs = self.executor.external_outputs(model, item.data, values, local)
+            except (FlowdeskError, TypeError, ValueError) as err:
+                message = err.message if isinstance(err, FlowdeskError) else str(err)
+                raise InvalidRequest(
+                    f"the output mapping of {item.activity_id!r} failed on the completed variables: "
+                    f"{message}; complete it with the variables the mapping needs",
+                    job_id=job_id,
+                ) from err
+            return runner.complete_service_task(item.task_id, outputs)
+
+        self._report(job_id, worker_id, apply)
 
     def bpmn_error(
         self,
@@ -243,7 +255,7 @@ class JobService:
         self._report(
             job_id,
             worker_id,
-            lambda runner, item: runner.throw_error(item.task_id, code, error.variables),
+            lambda runner, item, _model: runner.throw_error(item.task_id, code, error.variables),
             on_unhandled=Outcome(bpmn_error=error),
         )
 
@@ -286,6 +298,24 @@ class JobService:
             job.locked_by = None
             job.locked_until = None
         self._notify()
+
+    def task_variables(self, job: JobInfo) -> dict[str, Any]:
+        """The variables an external worker sees: the instance's, and the task's input parameters.
+
+        Camunda 7 delivers ``camunda:inputOutput`` input parameters as local variables of the
+        external task, so they appear (and win over process variables of the same name).
+        """
+        with self.database.read() as session:
+            instance = session.get(ProcessInstance, job.instance_id)
+            if instance is None:
+                raise JobNotFound(f"the process instance of job {job.id} is gone", job_id=job.id)
+            loaded, runner = self.loader.load(session, instance)
+            values = runner.variables()
+            model = loaded.model.service_tasks.get(job.activity_id)
+            item = next((w for w in runner.waiting_service_tasks() if w.task_id == job.task_id), None)
+            if model is None or not model.inputs or item is None:
+                return values
+            return {**values, **self.executor.inputs(model, item.data)}
 
     # -- queries and incidents -----------------------------------------------------------------------
 
@@ -342,7 +372,7 @@ class JobService:
         self,
         job_id: str,
         worker_id: str,
-        apply: Callable[[Runner, WaitingServiceTask], StepResult | None],
+        apply: Callable[[Runner, WaitingServiceTask, ServiceTaskModel | None], StepResult | None],
         on_unhandled: Outcome | None = None,
     ) -> None:
         def attempt() -> None:
@@ -355,7 +385,7 @@ class JobService:
                     session.delete(job)
                     return
                 before = runner.variables()
-                step = apply(runner, item)
+                step = apply(runner, item, loaded.model.service_tasks.get(job.activity_id))
                 now = self.clock()
                 if step is None:
                     self._record_failure(job, on_unhandled or Outcome(failure="not handled"), now)
