@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.bindings import EXPRESSION, EXTERNAL, ServiceTaskModel
+from engine.compensating import compensate
+from engine.compensation import COMPENSATE
 from engine.db.database import mark_jobs_created
 from engine.db.models import Job, JobKind, ProcessInstance, table
 from engine.definitions import LoadedDefinition
@@ -27,7 +29,7 @@ from engine.exceptions import FlowdeskError, ScriptError
 from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
 from engine.references import resolve_value
 from engine.sandbox import Sandbox
-from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
+from engine.spiff.runner import ActivityEvent, Runner, StepResult, WaitingServiceTask
 from engine.varcodec import check_storable
 
 log = logging.getLogger("flowdesk.executor")
@@ -69,10 +71,25 @@ class Executor:
         instance: ProcessInstance,
         model: ServiceTaskModel,
         waiting: WaitingServiceTask,
+        *,
+        loaded: LoadedDefinition | None = None,
+        recent: Sequence[ActivityEvent] = (),
     ) -> Outcome:
-        """Run the handler in a savepoint; its writes survive only if it succeeds."""
+        """Run the handler in a savepoint; its writes survive only if it succeeds.
+
+        A compensation throw event (``loaded`` needed) runs its handlers (``engine.compensating``);
+        ``recent`` are the activity events of the step running now, not in history yet.
+        """
         if model.kind == EXPRESSION:
             return self._expression(model, waiting)
+        if model.kind == COMPENSATE:
+            if loaded is None:
+                return Outcome(failure="compensation needs the process definition; this is a bug")
+            try:
+                return Outcome(outputs=compensate(self, session, instance, loaded, waiting, recent))
+            except (FlowdeskError, TypeError, ValueError) as err:
+                message = err.message if isinstance(err, FlowdeskError) else str(err)
+                return Outcome(failure=message, details=traceback.format_exc())
         fn = self.registry.get(model.name)
         if fn is None:
             return Outcome(
@@ -198,7 +215,7 @@ class Executor:
                     # The handler writes in this transaction and may refer to the instance.
                     session.add(instance)
                     session.flush()
-                outcome = self.call(session, instance, model, item)
+                outcome = self.call(session, instance, model, item, loaded=loaded, recent=result.events)
                 step = self.apply(runner, item, outcome)
                 if step is None:
                     jobs.append(self.job_row(instance, loaded, model, item, now, outcome=outcome))

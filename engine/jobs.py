@@ -189,7 +189,7 @@ class JobService:
                 if model is None:
                     outcome = Outcome(failure=f"the definition has no binding for {job.activity_id}")
                 else:
-                    outcome = self.executor.call(session, instance, model, item)
+                    outcome = self.executor.call(session, instance, model, item, loaded=loaded)
                 before = runner.variables()
                 step = self.executor.apply(runner, item, outcome)
                 now = self.clock()

@@ -34,6 +34,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from engine.exceptions import ProcessError
 
 _RECORDS = "flowdesk_thrown"
+_COMPENSATE = "{http://www.omg.org/spec/BPMN/20100524/MODEL}compensateEventDefinition"
 SIGNAL, MESSAGE = "signal", "message"
 
 
@@ -145,7 +146,10 @@ class ThrowParsing:
             paths += [ESCALATION_EVENT_XPATH]
         definition = parser.get_event_definition(paths)
         kind = kind_of(definition)
-        if kind == MESSAGE and type(self).bound(parser.node):
+        if parser.node.find(_COMPENSATE) is not None:
+            # Flowdesk runs the compensation handlers while the event waits (engine.compensating).
+            parser.spec_class = BoundEndEvent if self.end else BoundThrowEvent
+        elif kind == MESSAGE and type(self).bound(parser.node):
             parser.spec_class = BoundEndEvent if self.end else BoundThrowEvent
         elif kind is not None:
             parser.spec_class = RecordingEndEvent if self.end else RecordingThrowEvent

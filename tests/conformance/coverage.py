@@ -263,10 +263,25 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Events",
-        "Compensation",
+        "Compensation boundary event and intermediate compensation throw",
+        S,
+        "handlers (service tasks bound to handlers, script tasks) of the completed activities of the "
+        "throw's scope, most recent first, each once; a failing handler rolls all back and is retried",
+        f"{CONF}::test_compensation_throw_runs_the_handlers_of_completed_activities_most_recent_first",
+    ),
+    Row(
+        "Events",
+        "Compensation end event, `activityRef`",
+        S,
+        "compensates one activity, or what is left of the scope",
+        f"{CONF}::test_compensation_with_activity_ref_then_a_compensation_end_event_compensate_each_activity_once",
+    ),
+    Row(
+        "Events",
+        "Compensation event subprocess, user task or external compensation handlers",
         N,
-        "refused at deploy time, naming each compensation event",
-        f"{CONF}::test_compensation_is_refused_at_deploy_on_each_compensation_event",
+        "refused at deploy time, naming the element and what to draw instead",
+        f"{CONF}::test_compensation_event_subprocesses_and_user_task_handlers_are_refused_at_deploy",
     ),
     # -- expressions and dialects ----------------------------------------------------------------
     Row(
