@@ -293,3 +293,42 @@ def test_camunda_8_message_throw_with_a_job_type_is_a_handler_and_without_one_co
     run_worker(engine)
     assert open_tasks(engine, waiter.id) == ["After"]
     assert engine.runtime.variables(waiter.id)["paid"] == 42
+
+
+def spiff_file(body: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs"
+    targetNamespace="http://flowdesk.example/spiff">
+  {PAYMENT}
+  {body}
+</bpmn:definitions>""".encode()
+
+
+def test_a_spiffworkflow_message_throw_sends_its_payload_expression(engine: Engine) -> None:
+    sender = f"""<bpmn:process id="sender" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:endEvent id="send"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:messageEventDefinition messageRef="Msg_paid"><bpmn:extensionElements>
+        <spiffworkflow:messagePayload>{{'amount': amount * 2}}</spiffworkflow:messagePayload>
+      </bpmn:extensionElements></bpmn:messageEventDefinition></bpmn:endEvent>
+    {flow("f1", "start", "send")}
+  </bpmn:process>
+  <bpmn:process id="receiver" isExecutable="true">
+    <bpmn:startEvent id="r_start"><bpmn:outgoing>r1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>r1</bpmn:incoming><bpmn:outgoing>r2</bpmn:outgoing>
+      <bpmn:messageEventDefinition messageRef="Msg_paid"><bpmn:extensionElements>
+        <spiffworkflow:messageVariable>payment</spiffworkflow:messageVariable>
+      </bpmn:extensionElements></bpmn:messageEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:manualTask id="After"><bpmn:incoming>r2</bpmn:incoming><bpmn:outgoing>r3</bpmn:outgoing>
+      </bpmn:manualTask>
+    <bpmn:endEvent id="r_end"><bpmn:incoming>r3</bpmn:incoming></bpmn:endEvent>
+    {flow("r1", "r_start", "wait")}{flow("r2", "wait", "After")}{flow("r3", "After", "r_end")}
+  </bpmn:process>"""
+    engine.deployments.deploy([("spiff.bpmn", spiff_file(sender))])
+    assert engine.definitions.latest("sender").dialect == "spiff"
+    receiver = engine.runtime.start(key="receiver", business_key="K")
+    engine.runtime.start(key="sender", business_key="K", variables={"amount": 21})
+    run_worker(engine)
+    variables = engine.runtime.variables(receiver.id)
+    assert variables["payment"] == {"amount": 42}
