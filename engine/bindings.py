@@ -168,9 +168,11 @@ def _binding(element: Element) -> tuple[str, str] | str:
         return HANDLER, operator.get("id") or ""
     if camunda_attr(element, "decisionRef"):
         return "business rule tasks with DMN decisions (camunda:decisionRef) are not supported yet"
+    send = " (or, for a send task, a messageRef: Flowdesk then correlates the message)"
     return (
         'the task has no implementation: set camunda:type="external" with a camunda:topic, '
         'camunda:delegateExpression="${handlerName}", or camunda:class'
+        + (send if local_name(element) == "sendTask" else "")
     )
 
 
@@ -187,6 +189,12 @@ def message_implementation(element: Element) -> Element | None:
         if any(camunda_attr(candidate, name) for name in IMPLEMENTATION_ATTRIBUTES):
             return candidate
     return None
+
+
+def send_implementation(element: Element) -> bool:
+    """Whether a send task names its implementation (else, with a messageRef, Flowdesk correlates)."""
+    operator = element.find(f"{q('extensionElements')}/{{{SPIFF_NS}}}serviceTaskOperator")
+    return operator is not None or any(camunda_attr(element, name) for name in IMPLEMENTATION_ATTRIBUTES)
 
 
 def service_task_model(

@@ -156,6 +156,13 @@ def extract_process_model(
             elif thrown is not None:
                 model.throw_events[element_id] = thrown
             continue
+        sends = throw_events.unbound_send(element, dialect) if kind == "sendTask" else None
+        if sends is not None:
+            if dialect is Dialect.CAMUNDA7:
+                found = throw_events.camunda_in(element, element_id, filename, problems)
+                sends.variables, sends.all_variables = found
+            model.throw_events[element_id] = sends
+            continue
         if kind in SERVICE_KINDS:
             if dialect is Dialect.ZEEBE:
                 service = zeebe.service_task(element, filename, problems)

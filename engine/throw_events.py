@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine import zeebe
-from engine.bindings import ServiceTaskModel, message_implementation, service_task_model
+from engine.bindings import ServiceTaskModel, message_implementation, send_implementation, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, NSMAP, Element, q
 from engine.dialect import ZEEBE_NS, Dialect
 from engine.problems import Problem
@@ -59,7 +59,7 @@ def _name(root: Element, ref: str | None, kind: str) -> str | None:
     return str(found[0].get("name") or ref) if found else None
 
 
-def _camunda_in(
+def camunda_in(
     definition: Element, element_id: str, filename: str, problems: list[Problem]
 ) -> tuple[list[tuple[str, str]], bool]:
     found: list[tuple[str, str]] = []
@@ -109,6 +109,20 @@ def _zeebe_inputs(element: Element, filename: str, problems: list[Problem]) -> l
     return found
 
 
+def unbound_send(element: Element, dialect: Dialect) -> ThrowEventModel | None:
+    """A send task without implementation but with a messageRef: a message Flowdesk correlates."""
+    if dialect is Dialect.SPIFF or element.get("messageRef") is None:
+        return None
+    if dialect is Dialect.ZEEBE and zeebe.has_task_definition(element):
+        return None
+    if dialect is not Dialect.ZEEBE and send_implementation(element):
+        return None
+    name = _name(element.getroottree().getroot(), element.get("messageRef"), MESSAGE)
+    if name is None:
+        return None  # reported by the linter's reference check
+    return ThrowEventModel(element.get("id") or "", MESSAGE, name)
+
+
 def extract(
     element: Element, dialect: Dialect, filename: str, problems: list[Problem]
 ) -> ThrowEventModel | ServiceTaskModel | None:
@@ -147,7 +161,7 @@ def extract(
         return None  # an unresolved ref is reported by the linter's reference check
     model = ThrowEventModel(element_id, kind, name)
     if dialect is Dialect.CAMUNDA7:
-        model.variables, model.all_variables = _camunda_in(definition, element_id, filename, problems)
+        model.variables, model.all_variables = camunda_in(definition, element_id, filename, problems)
     elif dialect is Dialect.ZEEBE:
         model.variables, model.language = _zeebe_inputs(element, filename, problems), FEEL
     return model

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     EndEventParser,
     IntermediateCatchEventParser,
     IntermediateThrowEventParser,
+    SendTaskParser,
     StartEventParser,
 )
 from SpiffWorkflow.bpmn.parser.task_parsers import GatewayParser
@@ -51,6 +52,9 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaIntermediateThrowEventParser,
     CamundaStartEventParser,
 )
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaEventDefinitionParser as CamundaEventParser,
+)
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
@@ -68,7 +72,7 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine import zeebe
-from engine.bindings import message_implementation
+from engine.bindings import message_implementation, send_implementation
 from engine.dialect import Dialect
 from engine.spiff.event_scopes import EventSubprocessStartParsing
 from engine.spiff.joins import MergingParallelGateway
@@ -77,7 +81,7 @@ from engine.spiff.messages import (
     FlowdeskCamundaMessage,
     FlowdeskCamundaReceiveTaskParser,
 )
-from engine.spiff.throws import THROW_SPECS, throw_parser
+from engine.spiff.throws import THROW_SPECS, send_parser, throw_parser
 from engine.spiff.timers import TIMER_CLASSES, TimerParsing
 
 
@@ -165,6 +169,14 @@ def _camunda_bound(node: Any) -> bool:
     return message_implementation(node) is not None
 
 
+def _camunda_sends(node: Any) -> bool:
+    return send_implementation(node)
+
+
+def _zeebe_sends(node: Any) -> bool:
+    return zeebe.has_task_definition(node)
+
+
 def _unbound(node: Any) -> bool:
     return False
 
@@ -174,7 +186,18 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
-        full_tag("sendTask"): (CamundaTaskParser, ServiceTask),
+        # A send task without implementation sends a message that Flowdesk correlates.
+        full_tag("sendTask"): (
+            # CamundaTaskParser: bound send tasks parse as before (camunda:collection on loops).
+            send_parser(
+                SendTaskParser,
+                CamundaMessageParsing,
+                CamundaEventParser,
+                CamundaTaskParser,
+                bound=_camunda_sends,
+            ),
+            ServiceTask,
+        ),
         full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
         # SpiffWorkflow makes both wait for a person, who would have nothing to do in them.
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
@@ -209,6 +232,7 @@ class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
         **_event_parsers(StartEventParser, IntermediateCatchEventParser, BoundaryEventParser),
         # Plain files have no implementation attributes; Camunda 8 files name a job type.
         **_throw_parsers(EndEventParser, IntermediateThrowEventParser, zeebe.has_task_definition),
+        full_tag("sendTask"): (send_parser(SendTaskParser, bound=_zeebe_sends), ServiceTask),
     }
 
 

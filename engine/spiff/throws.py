@@ -26,7 +26,8 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     SIGNAL_EVENT_XPATH,
     TERMINATION_EVENT_XPATH,
 )
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, IntermediateThrowEvent, SendTask, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
@@ -107,6 +108,12 @@ class RecordingEndEvent(_RecordingThrow, EndEvent):  # type: ignore[misc]
     activity_type = "endEvent"
 
 
+class RecordingSendTask(_RecordingThrow, SendTask):  # type: ignore[misc]
+    """A send task without implementation: Flowdesk correlates its message."""
+
+    activity_type = "sendTask"
+
+
 class BoundThrowEvent(ServiceTaskMixin, IntermediateThrowEvent):  # type: ignore[misc]
     """A message throw event bound to a handler or an external topic: a service task."""
 
@@ -119,7 +126,7 @@ class BoundEndEvent(ServiceTaskMixin, EndEvent):  # type: ignore[misc]
     activity_type = "endEvent"
 
 
-THROW_SPECS = (RecordingThrowEvent, RecordingEndEvent, BoundThrowEvent, BoundEndEvent)
+THROW_SPECS = (RecordingThrowEvent, RecordingEndEvent, RecordingSendTask, BoundThrowEvent, BoundEndEvent)
 
 
 def drain(workflow: Any) -> list[ThrownEvent]:
@@ -157,6 +164,29 @@ class ThrowParsing:
         if self.end:
             task.connect(parser.spec.end)
         return task
+
+
+class SendParsing:
+    """Mixin for send task parsers: bound to code, a service task; else a message Flowdesk correlates.
+
+    ``bound`` says, from the XML node, whether the send task names an implementation.
+    """
+
+    bound: Callable[[Any], bool] = staticmethod(lambda node: True)
+
+    def create_task(self) -> Any:
+        parser: Any = self
+        if type(self).bound(parser.node) or parser.node.get("messageRef") is None:
+            parser.spec_class = ServiceTask
+            return TaskParser.create_task(parser)
+        parser.spec_class = RecordingSendTask
+        definition = parser.parse_message_event(parser.node)
+        return parser._create_task(definition)
+
+
+def send_parser(base: type[Any], *mixins: type[Any], bound: Callable[[Any], bool]) -> type[Any]:
+    """A send task parser of one family that builds a service task or a recording send task."""
+    return type(f"FlowdeskSend{base.__name__}", (SendParsing, *mixins, base), {"bound": staticmethod(bound)})
 
 
 def throw_parser(base: type[Any], *mixins: type[Any], end: bool, bound: Callable[[Any], bool]) -> type[Any]:

@@ -255,6 +255,13 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Events",
+        "Send task without implementation",
+        S,
+        "with a `messageRef`: its message is correlated like a message throw event's",
+        "tests/engine/test_throw_events.py::test_a_send_task_without_implementation_correlates_its_message",
+    ),
+    Row(
+        "Events",
         "Message throw events without implementation",
         S,
         "correlated in Flowdesk like `POST /message` with the thrower's business key (Camunda 7 would do "

@@ -332,3 +332,39 @@ def test_a_spiffworkflow_message_throw_sends_its_payload_expression(engine: Engi
     run_worker(engine)
     variables = engine.runtime.variables(receiver.id)
     assert variables["payment"] == {"amount": 42}
+
+
+def test_a_send_task_without_implementation_correlates_its_message(engine: Engine) -> None:
+    body = f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sendTask id="tell" messageRef="Msg_paid"><bpmn:extensionElements>
+        <camunda:in source="amount" target="paid" /></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:sendTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "start", "tell")}{flow("f2", "tell", "end")}"""
+    teller_file = definitions(body, "teller", PAYMENT)
+    engine.deployments.deploy([("w.bpmn", waiting_process()), ("s.bpmn", teller_file)])
+    waiter = engine.runtime.start(key="p", business_key="T-1")
+    teller = engine.runtime.start(key="teller", business_key="T-1", variables={"amount": 8})
+    assert engine.runtime.get(teller.id).state == "COMPLETED"
+    run_worker(engine)
+    assert engine.runtime.variables(waiter.id)["paid"] == 8
+    kinds = {a.activity_id: a.activity_type for a in engine.history.activities(instance_id=teller.id)}
+    assert kinds["tell"] == "sendTask"
+
+
+def test_a_camunda_8_send_task_with_a_job_type_runs_its_handler(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    calls: list[Any] = []
+    handlers.register("send-mail", lambda ctx: calls.append(ctx.activity_id) or {"mailed": True})
+    body = f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sendTask id="mail"><bpmn:extensionElements><zeebe:taskDefinition type="send-mail" />
+      </bpmn:extensionElements><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:sendTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "start", "mail")}{flow("f2", "mail", "end")}"""
+    engine.deployments.deploy([("c8.bpmn", zeebe_file(body, ""))])
+    instance = engine.runtime.start(key="c8")
+    assert calls == ["mail"]
+    assert engine.runtime.variables(instance.id)["mailed"] is True
