@@ -4,6 +4,8 @@ Acquisition takes rows with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL 
 writers itself), sets a lock owner and expiry, and commits at once; a worker that dies loses its
 lock when the expiry passes. Running a job locks its instance row first, so two jobs of one
 instance never run at the same time, and the handler's writes commit together with the step.
+Jobs of kind ``event`` deliver the signals and messages processes threw (``engine.throws``): the
+same workers run them, with the same retries and incidents.
 """
 
 from __future__ import annotations

@@ -246,7 +246,8 @@ class JobKind(enum.StrEnum):
 
 
 class Job(Base):
-    """A service task waiting to be executed; with no retries left and an error, it is an incident."""
+    """A service task waiting to be executed, or a thrown signal or message waiting to be delivered;
+    with no retries left and an error, it is an incident."""
 
     __tablename__ = "jobs"
     __table_args__ = (
