@@ -10,7 +10,7 @@ throw event is retried as a job, then an incident, like a failing service task.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 OPERATION = "Compensate"
 _MISSING = object()
+_HANDLER_RUN = "~compensation"  # the history id of a handler run: the compensated task's id + this
 
 
 class CompensationFailed(ProcessError):
@@ -67,8 +68,13 @@ def compensate(
     loaded: LoadedDefinition,
     waiting: WaitingServiceTask,
     recent: Sequence[ActivityEvent],
+    now: datetime,
 ) -> dict[str, Any]:
-    """Run the handlers; the variables they changed (the throw event completes with them)."""
+    """Run the handlers; the variables they changed (the throw event completes with them).
+
+    Each handler run is an activity in history too (the diagram shows it done), besides the
+    ``Compensate`` operation that marks the activity instance as compensated.
+    """
     plan = loaded.model.compensation
     targets = plan.compensable(waiting.activity_id)
     done = _compensated(session, instance.id)
@@ -94,8 +100,25 @@ def compensate(
                         "task_id": task_id,
                         "operation": OPERATION,
                         "user_name": None,
-                        "at": datetime.now(UTC),
+                        "at": now,
                         "detail": {"activityId": activity_id, "handler": handler, "by": waiting.activity_id},
+                    }
+                ],
+            )
+            session.execute(
+                table(HistoryActivity).insert(),
+                [
+                    {
+                        "id": f"{task_id}{_HANDLER_RUN}",
+                        "instance_id": instance.id,
+                        "definition_id": instance.definition_id,
+                        "activity_id": handler,
+                        "activity_name": loaded.model.names.get(handler),
+                        "activity_type": loaded.model.types.get(handler, "serviceTask"),
+                        "started_at": now,
+                        "ended_at": now,
+                        "canceled": False,
+                        "assignee": None,
                     }
                 ],
             )
@@ -131,7 +154,7 @@ def _run_handler(
     if model is None:
         raise CompensationFailed(f"compensation handler {handler!r} has no binding; redeploy the process")
     # A key of its own per compensated activity instance: stable across retries of the throw event.
-    item = WaitingServiceTask(f"{task_id}~compensation", handler, data)
+    item = WaitingServiceTask(f"{task_id}{_HANDLER_RUN}", handler, data)
     outcome = executor.call(session, instance, model, item)
     if outcome.outputs is None:
         why = outcome.failure or (outcome.bpmn_error.message if outcome.bpmn_error else "it failed")

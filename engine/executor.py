@@ -13,7 +13,7 @@ import traceback
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -74,6 +74,7 @@ class Executor:
         *,
         loaded: LoadedDefinition | None = None,
         recent: Sequence[ActivityEvent] = (),
+        now: datetime | None = None,
     ) -> Outcome:
         """Run the handler in a savepoint; its writes survive only if it succeeds.
 
@@ -86,7 +87,9 @@ class Executor:
             if loaded is None:
                 return Outcome(failure="compensation needs the process definition; this is a bug")
             try:
-                return Outcome(outputs=compensate(self, session, instance, loaded, waiting, recent))
+                when = now or datetime.now(UTC)
+                outputs = compensate(self, session, instance, loaded, waiting, recent, when)
+                return Outcome(outputs=outputs)
             except (FlowdeskError, TypeError, ValueError) as err:
                 message = err.message if isinstance(err, FlowdeskError) else str(err)
                 return Outcome(failure=message, details=traceback.format_exc())
@@ -215,7 +218,9 @@ class Executor:
                     # The handler writes in this transaction and may refer to the instance.
                     session.add(instance)
                     session.flush()
-                outcome = self.call(session, instance, model, item, loaded=loaded, recent=result.events)
+                outcome = self.call(
+                    session, instance, model, item, loaded=loaded, recent=result.events, now=now
+                )
                 step = self.apply(runner, item, outcome)
                 if step is None:
                     jobs.append(self.job_row(instance, loaded, model, item, now, outcome=outcome))

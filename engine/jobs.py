@@ -191,7 +191,9 @@ class JobService:
                 if model is None:
                     outcome = Outcome(failure=f"the definition has no binding for {job.activity_id}")
                 else:
-                    outcome = self.executor.call(session, instance, model, item, loaded=loaded)
+                    outcome = self.executor.call(
+                        session, instance, model, item, loaded=loaded, now=self.clock()
+                    )
                 before = runner.variables()
                 step = self.executor.apply(runner, item, outcome)
                 now = self.clock()

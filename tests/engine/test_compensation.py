@@ -77,6 +77,8 @@ def test_a_failing_handler_rolls_all_compensation_back_and_is_retried_as_a_job(
     done = [op.detail["activityId"] for op in engine.history.operations(instance_id=instance.id)
             if op.operation == "Compensate"]  # fmt: skip
     assert done == ["B", "A"]
+    runs = [a.activity_id for a in engine.history.activities(instance_id=instance.id, finished=True)]
+    assert runs.count("UndoA") == 1 and runs.count("UndoB") == 1  # the rolled-back run left no row
 
 
 def test_a_throw_in_a_subprocess_compensates_its_scope_and_the_process_throw_reaches_inside(
