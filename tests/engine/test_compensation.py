@@ -109,3 +109,30 @@ def test_a_throw_in_a_subprocess_compensates_its_scope_and_the_process_throw_rea
     assert engine.runtime.get(instance.id).state == "COMPLETED"
     # The subprocess has no handler of its own, so the process-level throw compensates inside it.
     assert log == ["do.A", "do.B", "undo.B", "undo.A"]
+
+
+def test_a_throw_inside_a_subprocess_compensates_only_its_own_scope(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    log: list[str] = []
+    register(handlers, log, "do.A", "do.B", "undo.A", "undo.B")
+    body = f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    {compensable("A", "f1", "f2", "UndoA")}
+    <bpmn:subProcess id="Sub"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:startEvent id="sub_start"><bpmn:outgoing>s1</bpmn:outgoing></bpmn:startEvent>
+      {compensable("B", "s1", "s2", "UndoB")}
+      <bpmn:intermediateThrowEvent id="undo_sub"><bpmn:incoming>s2</bpmn:incoming>
+        <bpmn:outgoing>s3</bpmn:outgoing><bpmn:compensateEventDefinition /></bpmn:intermediateThrowEvent>
+      <bpmn:endEvent id="sub_end"><bpmn:incoming>s3</bpmn:incoming></bpmn:endEvent>
+      {flow("s1", "sub_start", "B")}{flow("s2", "B", "undo_sub")}{flow("s3", "undo_sub", "sub_end")}
+      {link("B", "UndoB")}
+    </bpmn:subProcess>
+    {user_task("Decide", "f3", "f4")}
+    <bpmn:endEvent id="end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "start", "A")}{flow("f2", "A", "Sub")}{flow("f3", "Sub", "Decide")}
+    {flow("f4", "Decide", "end")}{link("A", "UndoA")}"""
+    engine.deployments.deploy([("c.bpmn", definitions(body, "inner"))])
+    instance = engine.runtime.start(key="inner")
+    assert open_tasks(engine, instance.id) == ["Decide"]
+    assert log == ["do.A", "do.B", "undo.B"]  # A is outside the subprocess: not compensated
