@@ -271,9 +271,10 @@ COVERAGE: tuple[Row, ...] = (
     Row(
         "Events",
         "Compensation boundary event and intermediate compensation throw",
-        S,
-        "handlers (service tasks bound to handlers, script tasks) of the completed activities of the "
-        "throw's scope, most recent first, each once; a failing handler rolls all back and is retried",
+        P,
+        "the handlers of the completed activities of the throw's scope run, most recent first, each once; "
+        "a failing handler rolls all back and is retried. Handlers: service tasks bound to in-process "
+        "handlers, and script tasks only (no user tasks, subprocesses or external tasks)",
         f"{CONF}::test_compensation_throw_runs_the_handlers_of_completed_activities_most_recent_first",
     ),
     Row(
