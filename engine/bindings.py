@@ -26,6 +26,10 @@ EXPRESSION = "expression"  # camunda:expression: the task evaluates EL, optional
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_INTERVAL_SECONDS = 10
 
+# Camunda 7 names a message throw event's implementation on its messageEventDefinition.
+IMPLEMENTATION_ATTRIBUTES = ("type", "delegateExpression", "class", "expression")
+THROW_EVENT_KINDS = frozenset({"intermediateThrowEvent", "endEvent"})
+
 _REFERENCE = re.compile(r"^\$\{\s*([A-Za-z_][\w.]*)\s*\}$")
 _CYCLE = re.compile(r"^R(\d+)/(P.+)$")
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
@@ -164,24 +168,54 @@ def _binding(element: Element) -> tuple[str, str] | str:
         return HANDLER, operator.get("id") or ""
     if camunda_attr(element, "decisionRef"):
         return "business rule tasks with DMN decisions (camunda:decisionRef) are not supported yet"
+    send = " (or, for a send task, a messageRef: Flowdesk then correlates the message)"
     return (
         'the task has no implementation: set camunda:type="external" with a camunda:topic, '
         'camunda:delegateExpression="${handlerName}", or camunda:class'
+        + (send if local_name(element) == "sendTask" else "")
     )
 
 
-def service_task_model(element: Element, filename: str, problems: list[Problem]) -> ServiceTaskModel | None:
-    """The binding of one service/send/business rule task; problems are appended, None returned."""
+def message_implementation(element: Element) -> Element | None:
+    """The element naming a message throw event's implementation (Camunda 7), or None.
+
+    Camunda Modeler writes ``camunda:class`` and the like on the ``bpmn:messageEventDefinition``;
+    they are accepted on the event itself too.
+    """
+    definition = element.find(q("messageEventDefinition"))
+    if definition is None or local_name(element) not in THROW_EVENT_KINDS:
+        return None
+    for candidate in (definition, element):
+        if any(camunda_attr(candidate, name) for name in IMPLEMENTATION_ATTRIBUTES):
+            return candidate
+    return None
+
+
+def send_implementation(element: Element) -> bool:
+    """Whether a send task names its implementation (else, with a messageRef, Flowdesk correlates)."""
+    operator = element.find(f"{q('extensionElements')}/{{{SPIFF_NS}}}serviceTaskOperator")
+    return operator is not None or any(camunda_attr(element, name) for name in IMPLEMENTATION_ATTRIBUTES)
+
+
+def service_task_model(
+    element: Element, filename: str, problems: list[Problem], implementation: Element | None = None
+) -> ServiceTaskModel | None:
+    """The binding of one service/send/business rule task; problems are appended, None returned.
+
+    ``implementation`` is where the binding attributes are, when not on ``element`` itself (the
+    message event definition of a throw event); mappings and retries are always on ``element``.
+    """
     element_id = element.get("id") or ""
-    binding = _binding(element)
+    impl = element if implementation is None else implementation
+    binding = _binding(impl)
     if isinstance(binding, str):
         problems.append(
             Problem(filename, f"{local_name(element)}: {binding}", element.sourceline, element_id)
         )
         return None
     kind, name = binding
-    expression = camunda_attr(element, "expression") if kind == EXPRESSION else None
-    result_variable = camunda_attr(element, "resultVariable")
+    expression = camunda_attr(impl, "expression") if kind == EXPRESSION else None
+    result_variable = camunda_attr(impl, "resultVariable")
     if expression is not None:
         for message in value_problems(expression):
             problems.append(
@@ -206,7 +240,12 @@ def service_task_model(element: Element, filename: str, problems: list[Problem])
         for param in operator.iter(f"{{{SPIFF_NS}}}parameter"):
             if param.get("id"):
                 params[param.get("id") or ""] = param.get("value") or "None"
-    priority_text = camunda_attr(element, "taskPriority") or camunda_attr(element, "jobPriority") or "0"
+    priority_text = (
+        camunda_attr(impl, "taskPriority")
+        or camunda_attr(element, "taskPriority")
+        or camunda_attr(element, "jobPriority")
+        or "0"
+    )
     try:
         priority = int(priority_text)
     except ValueError:

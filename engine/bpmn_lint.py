@@ -26,32 +26,16 @@ UNSUPPORTED = {
 UNSUPPORTED_EVENTS = {
     "conditionalEventDefinition": "conditional events are not supported",
     "linkEventDefinition": "link events are not supported yet",
-    "compensateEventDefinition": (
-        "compensation events are not supported yet; undo the work in an event subprocess or on an "
-        "error path, with the service tasks that reverse it (e.g. release the stock, issue a credit note)"
-    ),
 }
+# Compensation runs (engine.compensation) except as the start of an event subprocess.
+_COMPENSATION_START = (
+    "compensation event subprocesses are not supported; attach a compensation boundary event to "
+    "each activity to undo, with an association to its handler (isForCompensation=\"true\")"
+)
 # SpiffWorkflow names its own start and end steps of every process (and subprocess) like this: a
 # BPMN element with one of these ids replaces them in the parsed spec, and the instance fails to
 # start with "No output task connected".
 RESERVED_IDS = ("Start", "End", "Root")
-# Catching messages and signals works (POST /message, /signal); throwing them from a process does not.
-_THROWN = ("messageEventDefinition", "signalEventDefinition")
-
-
-def _thrown(element: Element) -> str | None:
-    owner = element.getparent()
-    if local_name(element) not in _THROWN or owner is None:
-        return None
-    if local_name(owner) not in ("intermediateThrowEvent", "endEvent"):
-        return None
-    what = "message" if local_name(element) == "messageEventDefinition" else "signal"
-    return (
-        f"throwing a {what} from a process is not supported yet; catching works, and "
-        f"POST /engine-rest/{what} delivers one from outside"
-    )
-
-
 _REFS = {"messageRef": "message", "errorRef": "error", "signalRef": "signal", "escalationRef": "escalation"}
 
 
@@ -114,11 +98,12 @@ class Linter:
     def _check_unsupported(self, process: Element, filename: str, problems: list[Problem]) -> None:
         for element in iter_bpmn(process):
             kind = local_name(element)
-            owner = element if kind not in UNSUPPORTED_EVENTS else element.getparent()
-            thrown = _thrown(element)
-            if thrown:
-                owner = element.getparent()
-            reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind) or thrown
+            is_definition = kind in UNSUPPORTED_EVENTS or kind == "compensateEventDefinition"
+            owner = element.getparent() if is_definition else element
+            reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind)
+            starts = owner is not None and local_name(owner) == "startEvent"
+            if kind == "compensateEventDefinition" and starts:
+                reason = _COMPENSATION_START
             if reason and owner is not None:
                 problems.append(Problem(filename, f"{kind}: {reason}", element.sourceline, owner.get("id")))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from engine import zeebe
-from engine.bindings import SERVICE_KINDS, ServiceTaskModel, service_task_model
+from engine import compensation, throw_events, zeebe
+from engine.bindings import EXTERNAL, SERVICE_KINDS, THROW_EVENT_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
@@ -50,6 +50,8 @@ class ProcessModel:
     types: dict[str, str] = field(default_factory=dict)
     user_tasks: dict[str, UserTaskModel] = field(default_factory=dict)
     service_tasks: dict[str, ServiceTaskModel] = field(default_factory=dict)
+    throw_events: dict[str, throw_events.ThrowEventModel] = field(default_factory=dict)
+    compensation: compensation.CompensationModel = field(default_factory=compensation.CompensationModel)
     start_form: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +60,8 @@ class ProcessModel:
             "types": self.types,
             "user_tasks": {k: v.to_dict() for k, v in self.user_tasks.items()},
             "service_tasks": {k: v.to_dict() for k, v in self.service_tasks.items()},
+            "throw_events": {k: v.to_dict() for k, v in self.throw_events.items()},
+            "compensation": self.compensation.to_dict(),
         }
 
     @classmethod
@@ -69,6 +73,10 @@ class ProcessModel:
             service_tasks={
                 k: ServiceTaskModel.from_dict(v) for k, v in data.get("service_tasks", {}).items()
             },
+            throw_events={
+                k: throw_events.ThrowEventModel.from_dict(v) for k, v in data.get("throw_events", {}).items()
+            },
+            compensation=compensation.CompensationModel.from_dict(data.get("compensation", {})),
             start_form=list(start_form or []),
         )
 
@@ -137,6 +145,24 @@ def extract_process_model(
             model.names[element_id] = element.get("name", "")
         if kind == "startEvent" and element.getparent() is process:
             model.start_form = _form_fields(element, filename, problems)
+        if kind in THROW_EVENT_KINDS and element.find(q("compensateEventDefinition")) is not None:
+            throw = ServiceTaskModel(element_id, compensation.COMPENSATE, "compensation")
+            model.service_tasks[element_id] = throw
+            continue
+        if kind in THROW_EVENT_KINDS:
+            thrown = throw_events.extract(element, dialect, filename, problems)
+            if isinstance(thrown, ServiceTaskModel):
+                model.service_tasks[element_id] = thrown  # a message throw event bound to code
+            elif thrown is not None:
+                model.throw_events[element_id] = thrown
+            continue
+        sends = throw_events.unbound_send(element, dialect) if kind == "sendTask" else None
+        if sends is not None:
+            if dialect is Dialect.CAMUNDA7:
+                found = throw_events.camunda_in(element, element_id, filename, problems)
+                sends.variables, sends.all_variables = found
+            model.throw_events[element_id] = sends
+            continue
         if kind in SERVICE_KINDS:
             if dialect is Dialect.ZEEBE:
                 service = zeebe.service_task(element, filename, problems)
@@ -173,4 +199,17 @@ def extract_process_model(
             if lane:
                 task.candidate_groups = [lane]
         model.user_tasks[element_id] = task
+    model.compensation = compensation.extract(process, filename, problems)
+    for handler in model.compensation.handlers.values():
+        bound = model.service_tasks.get(handler)
+        if bound is not None and bound.kind == EXTERNAL:
+            problems.append(
+                Problem(
+                    filename,
+                    "a compensation handler runs in-process while its throw event waits: bind it to a "
+                    "handler (camunda:delegateExpression or camunda:class), not to an external topic",
+                    None,
+                    handler,
+                )
+            )
     return model

@@ -17,6 +17,7 @@ from engine.bpmn_lint import Linter
 from engine.bpmn_model import ProcessModel, extract_process_model
 from engine.bpmn_xml import element_by_id
 from engine.clock import Clock
+from engine.compensation import COMPENSATE
 from engine.db import Database
 from engine.db.models import Deployment, DeploymentResource, ProcessDefinition
 from engine.definitions import DefinitionInfo
@@ -116,7 +117,7 @@ class DeploymentService:
         """Service tasks naming a handler nobody registered (external topics wait for workers by design)."""
         problems: list[Problem] = []
         for service in model.service_tasks.values():
-            if service.kind in (EXTERNAL, EXPRESSION) or service.name in self.handlers:
+            if service.kind in (EXTERNAL, EXPRESSION, COMPENSATE) or service.name in self.handlers:
                 continue
             element = element_by_id(process.source.root, service.activity_id)
             closest = self.handlers.closest(service.name)

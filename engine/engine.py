@@ -20,6 +20,7 @@ from engine.messages import MessageService
 from engine.sandbox import Sandbox
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.tasks import TaskService
+from engine.throws import EventDelivery
 from engine.timers import TimerService
 
 DEFAULT_DATABASE_URL = "sqlite:///var/flowdesk.sqlite"
@@ -62,9 +63,9 @@ class Engine:
         self.runtime = RuntimeService(database, loader, clock)
         self.tasks = TaskService(database, loader, self.identity, clock)
         self.history = HistoryService(database)
-        self.jobs = JobService(database, loader, self.executor, clock)
-        self.timers = TimerService(database, loader, self.runtime, clock)
         self.messages = MessageService(database, loader, self.runtime, clock)
+        self.jobs = JobService(database, loader, self.executor, clock, EventDelivery(self.messages))
+        self.timers = TimerService(database, loader, self.runtime, clock)
 
     @classmethod
     def from_url(cls, url: str | None = None, **kwargs: object) -> Engine:

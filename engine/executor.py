@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine.bindings import EXPRESSION, EXTERNAL, ServiceTaskModel
+from engine.compensating import compensate
+from engine.compensation import COMPENSATE
 from engine.db.database import mark_jobs_created
 from engine.db.models import Job, JobKind, ProcessInstance, table
 from engine.definitions import LoadedDefinition
@@ -27,7 +29,7 @@ from engine.exceptions import FlowdeskError, ScriptError
 from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
 from engine.references import resolve_value
 from engine.sandbox import Sandbox
-from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
+from engine.spiff.runner import ActivityEvent, Runner, StepResult, WaitingServiceTask
 from engine.varcodec import check_storable
 
 log = logging.getLogger("flowdesk.executor")
@@ -69,11 +71,29 @@ class Executor:
         instance: ProcessInstance,
         model: ServiceTaskModel,
         waiting: WaitingServiceTask,
+        *,
+        loaded: LoadedDefinition | None = None,
+        recent: Sequence[ActivityEvent] = (),
+        now: datetime | None = None,
     ) -> Outcome:
         """Run the handler; its writes (in a savepoint opened when it first uses ctx.session) survive
-        only if it succeeds."""
+        only if it succeeds.
+
+        A compensation throw event (``loaded`` needed) runs its handlers (``engine.compensating``);
+        ``recent`` are the activity events of the step running now, not in history yet.
+        """
         if model.kind == EXPRESSION:
             return self._expression(model, waiting)
+        if model.kind == COMPENSATE:
+            if loaded is None:
+                return Outcome(failure="compensation needs the process definition; this is a bug")
+            try:
+                when = now or datetime.now(UTC)
+                outputs = compensate(self, session, instance, loaded, waiting, recent, when)
+                return Outcome(outputs=outputs)
+            except (FlowdeskError, TypeError, ValueError) as err:
+                message = err.message if isinstance(err, FlowdeskError) else str(err)
+                return Outcome(failure=message, details=traceback.format_exc())
         fn = self.registry.get(model.name)
         if fn is None:
             return Outcome(
@@ -145,6 +165,30 @@ class Executor:
             }
         return {name: check_storable(name, value) for name, value in result.items()}
 
+    def external_outputs(
+        self,
+        model: ServiceTaskModel | None,
+        data: Mapping[str, Any],
+        variables: Mapping[str, Any],
+        local_variables: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """What an external task's completion writes to the process, as Camunda 7 scopes it.
+
+        With ``camunda:inputOutput`` the task has a local scope holding its input parameters and
+        the worker's ``localVariables``; ``variables`` reach the process scope except those named
+        like a local variable (an input parameter), which update it. Output parameters are then
+        evaluated in that local scope and set on the process. Without mappings, both sets reach
+        the process (there is no local scope to keep them in).
+        """
+        if model is None or (not model.inputs and not model.outputs):
+            return {**local_variables, **variables}
+        inputs = self.inputs(model, data)
+        result = {name: value for name, value in variables.items() if name not in inputs}
+        scope = {**data, **inputs, **variables, **local_variables}
+        for name, spec in model.outputs:
+            result[name] = _resolve(spec, scope, self.sandbox, model.language)
+        return {name: check_storable(name, value) for name, value in result.items()}
+
     def _expression(self, model: ServiceTaskModel, waiting: WaitingServiceTask) -> Outcome:
         """camunda:expression: evaluate the EL (in the sandbox), store it in camunda:resultVariable."""
         try:
@@ -193,7 +237,9 @@ class Executor:
                     continue
                 # A handler that already ran while the engine reached the task left its outcome.
                 recorded = calls.outcomes.pop(item.task_id, None) if calls is not None else None
-                outcome = recorded or self.call(session, instance, model, item)
+                outcome = recorded or self.call(
+                    session, instance, model, item, loaded=loaded, recent=result.events, now=now
+                )
                 step = self.apply(runner, item, outcome)
                 if step is None:
                     jobs.append(self.job_row(instance, loaded, model, item, now, outcome=outcome))
@@ -261,6 +307,7 @@ class Executor:
             "error_message": None,
             "error_details": None,
             "failed_at": None,
+            "payload": None,
         }
         if outcome is not None:
             message, details = self.failure_of(outcome)
@@ -295,9 +342,10 @@ class InlineCalls:
 
     def __call__(self, item: WaitingServiceTask) -> Mapping[str, Any] | None:
         model = self.loaded.model.service_tasks.get(item.activity_id)
-        if model is None or model.kind == EXTERNAL or model.async_before:
+        # Compensation needs the activities of the whole step, known only once the pass is over.
+        if model is None or model.kind in (EXTERNAL, COMPENSATE) or model.async_before:
             return None
-        outcome = self.executor.call(self.session, self.instance, model, item)
+        outcome = self.executor.call(self.session, self.instance, model, item, loaded=self.loaded)
         if outcome.outputs is not None:
             return outcome.outputs
         self.outcomes[item.task_id] = outcome

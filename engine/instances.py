@@ -26,6 +26,7 @@ from engine.spiff.runner import Runner, StepResult
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.spiff.waits import event_only_starts
 from engine.steps import StepWriter
+from engine.throws import thrown_jobs
 from engine.variables import check_storable
 
 
@@ -102,7 +103,9 @@ class InstanceLoader:
         known: set[str] = set()
         if not is_new and loaded.model.service_tasks:
             known = set(session.scalars(select(Job.task_id).where(Job.instance_id == instance.id)))
-        return self.executor.advance(session, instance, loaded, runner, result, now, known)
+        jobs = self.executor.advance(session, instance, loaded, runner, result, now, known)
+        # Signals and messages the step threw go out as jobs of this transaction (engine.throws).
+        return jobs + thrown_jobs(session, instance, loaded, runner, self.executor.sandbox, now)
 
     def load(self, session: Session, instance: ProcessInstance) -> tuple[LoadedDefinition, Runner]:
         loaded = self.cache.load(session, instance.definition_id)

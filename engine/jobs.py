@@ -4,6 +4,8 @@ Acquisition takes rows with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL 
 writers itself), sets a lock owner and expiry, and commits at once; a worker that dies loses its
 lock when the expiry passes. Running a job locks its instance row first, so two jobs of one
 instance never run at the same time, and the handler's writes commit together with the step.
+Jobs of kind ``event`` deliver the signals and messages processes threw (``engine.throws``): the
+same workers run them, with the same retries and incidents.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from engine.bindings import ServiceTaskModel
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
 from engine.db.models import Job, JobKind, ProcessInstance
-from engine.exceptions import InvalidRequest, NotFound
+from engine.exceptions import FlowdeskError, InvalidRequest, NotFound
 from engine.executor import Executor, Outcome, backoff_seconds
 from engine.handlers import BpmnError
 from engine.identity import Actor
 from engine.instances import InstanceLoader, clean_variables
 from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
 from engine.steps import StepWriter
+from engine.throws import EventDelivery
 
 DEFAULT_LOCK_SECONDS = 300
 
@@ -94,11 +98,19 @@ class JobInfo:
 
 
 class JobService:
-    def __init__(self, database: Database, loader: InstanceLoader, executor: Executor, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        loader: InstanceLoader,
+        executor: Executor,
+        clock: Clock,
+        events: EventDelivery | None = None,
+    ) -> None:
         self.database = database
         self.loader = loader
         self.executor = executor
         self.clock = clock
+        self.events = events
 
     # -- acquiring -------------------------------------------------------------------------------
 
@@ -117,8 +129,10 @@ class JobService:
         """Lock up to ``limit`` due jobs for ``worker_id``; their infos, with the lock set."""
         now = self.clock()
         with self.database.write() as session:
+            # Workers run handler jobs and deliver thrown events alike.
+            kinds = [JobKind.HANDLER, JobKind.EVENT] if kind is JobKind.HANDLER else [kind]
             query = select(Job.id).where(
-                Job.kind == kind,
+                Job.kind.in_(kinds),
                 or_(Job.retries.is_(None), Job.retries > 0),
                 Job.due_at <= now,
                 or_(Job.locked_until.is_(None), Job.locked_until < now),
@@ -129,7 +143,7 @@ class JobService:
                 query = query.where(Job.process_key.in_(list(process_keys)))
             if business_key is not None:
                 query = query.where(Job.business_key == business_key)
-            if kind is JobKind.HANDLER:
+            if kind is not JobKind.EXTERNAL:
                 running = aliased(Job)
                 query = query.where(
                     ~select(running.id)
@@ -165,6 +179,8 @@ class JobService:
                 job = session.get(Job, job_id)
                 if job is None or job.locked_by != worker_id:
                     return "skipped"
+                if job.kind is JobKind.EVENT:
+                    return self._deliver(session, job)
                 instance = self._lock_instance(session, job)
                 loaded, runner = self.loader.load(session, instance)
                 item = self._waiting(runner, job)
@@ -175,7 +191,9 @@ class JobService:
                 if model is None:
                     outcome = Outcome(failure=f"the definition has no binding for {job.activity_id}")
                 else:
-                    outcome = self.executor.call(session, instance, model, item)
+                    outcome = self.executor.call(
+                        session, instance, model, item, loaded=loaded, now=self.clock()
+                    )
                 before = runner.variables()
                 step = self.executor.apply(runner, item, outcome)
                 now = self.clock()
@@ -189,6 +207,21 @@ class JobService:
         self._notify()
         return outcome
 
+    def _deliver(self, session: Session, job: Job) -> str:
+        """Deliver a thrown signal or message (engine.throws); its failure is state, as a handler's."""
+        if self.events is None:
+            raise RuntimeError("this JobService was built without an EventDelivery; see engine.Engine")
+        savepoint = session.begin_nested()
+        try:
+            self.events.deliver(session, job)
+        except FlowdeskError as err:
+            savepoint.rollback()
+            self._record_failure(job, Outcome(failure=err.message), self.clock())
+            return "failed"
+        savepoint.commit()
+        session.delete(job)
+        return "completed"
+
     # -- external tasks ----------------------------------------------------------------------------
 
     def complete(
@@ -198,10 +231,21 @@ class JobService:
         variables: Mapping[str, Any] | None = None,
         local_variables: Mapping[str, Any] | None = None,
     ) -> None:
-        values = {**clean_variables(local_variables), **clean_variables(variables)}
-        self._report(
-            job_id, worker_id, lambda runner, item: runner.complete_service_task(item.task_id, values)
-        )
+        values, local = clean_variables(variables), clean_variables(local_variables)
+
+        def apply(runner: Runner, item: WaitingServiceTask, model: ServiceTaskModel | None) -> StepResult:
+            try:
+                outputs = self.executor.external_outputs(model, item.data, values, local)
+            except (FlowdeskError, TypeError, ValueError) as err:
+                message = err.message if isinstance(err, FlowdeskError) else str(err)
+                raise InvalidRequest(
+                    f"the output mapping of {item.activity_id!r} failed on the completed variables: "
+                    f"{message}; complete it with the variables the mapping needs",
+                    job_id=job_id,
+                ) from err
+            return runner.complete_service_task(item.task_id, outputs)
+
+        self._report(job_id, worker_id, apply)
 
     def bpmn_error(
         self,
@@ -215,7 +259,7 @@ class JobService:
         self._report(
             job_id,
             worker_id,
-            lambda runner, item: runner.throw_error(item.task_id, code, error.variables),
+            lambda runner, item, _model: runner.throw_error(item.task_id, code, error.variables),
             on_unhandled=Outcome(bpmn_error=error),
         )
 
@@ -258,6 +302,24 @@ class JobService:
             job.locked_by = None
             job.locked_until = None
         self._notify()
+
+    def task_variables(self, job: JobInfo) -> dict[str, Any]:
+        """The variables an external worker sees: the instance's, and the task's input parameters.
+
+        Camunda 7 delivers ``camunda:inputOutput`` input parameters as local variables of the
+        external task, so they appear (and win over process variables of the same name).
+        """
+        with self.database.read() as session:
+            instance = session.get(ProcessInstance, job.instance_id)
+            if instance is None:
+                raise JobNotFound(f"the process instance of job {job.id} is gone", job_id=job.id)
+            loaded, runner = self.loader.load(session, instance)
+            values = runner.variables()
+            model = loaded.model.service_tasks.get(job.activity_id)
+            item = next((w for w in runner.waiting_service_tasks() if w.task_id == job.task_id), None)
+            if model is None or not model.inputs or item is None:
+                return values
+            return {**values, **self.executor.inputs(model, item.data)}
 
     # -- queries and incidents -----------------------------------------------------------------------
 
@@ -314,7 +376,7 @@ class JobService:
         self,
         job_id: str,
         worker_id: str,
-        apply: Callable[[Runner, WaitingServiceTask], StepResult | None],
+        apply: Callable[[Runner, WaitingServiceTask, ServiceTaskModel | None], StepResult | None],
         on_unhandled: Outcome | None = None,
     ) -> None:
         def attempt() -> None:
@@ -327,7 +389,7 @@ class JobService:
                     session.delete(job)
                     return
                 before = runner.variables()
-                step = apply(runner, item)
+                step = apply(runner, item, loaded.model.service_tasks.get(job.activity_id))
                 now = self.clock()
                 if step is None:
                     self._record_failure(job, on_unhandled or Outcome(failure="not handled"), now)

@@ -156,37 +156,9 @@ class MessageService:
 
         def attempt() -> list[Correlation]:
             with self.database.write() as session:
-                waiting = self._subscriptions(session, SubscriptionKind.MESSAGE, name, business_key)
-                if process_instance_id is not None:
-                    waiting = [s for s in waiting if s.instance_id == process_instance_id]
-                if keys:
-                    waiting = [s for s in waiting if self._matches(session, s, keys)]
-                starts: list[EventSubscription] = []
-                if process_instance_id is None and (all or not waiting):
-                    starts = self._subscriptions(session, SubscriptionKind.MESSAGE, name, None, starts=True)
-                what = _describe(name, business_key, keys, process_instance_id)
-                if not waiting and not starts:
-                    raise MessageCorrelationError(
-                        f"Cannot correlate {what}: no process instance waits for it and no process "
-                        f"definition has a message start event named {name!r}",
-                        message_name=name,
-                    )
-                if not all and len(waiting) + (0 if waiting else len(starts)) > 1:
-                    count = len(waiting) or len(starts)
-                    where = "waiting process instances" if waiting else "message start events"
-                    raise MessageCorrelationError(
-                        f"Cannot correlate {what}: {count} {where} match; narrow it down with a "
-                        'business key, correlation keys or a process instance id, or set "all": true',
-                        message_name=name,
-                    )
-                results = []
-                for subscription in waiting if all else waiting[:1]:
-                    delivered = self._deliver(session, subscription, values, actor, "Message", name, all)
-                    if delivered is not None:
-                        results.append(delivered)
-                for subscription in starts if all or not waiting else []:
-                    results.append(self._start(session, subscription, values, business_key, actor, name))
-                return results
+                return self.correlate_in(
+                    session, name, business_key, keys, process_instance_id, values, all=all, actor=actor
+                )
 
         return with_retries(attempt, what="the process instances waiting for the message")
 
@@ -200,17 +172,68 @@ class MessageService:
 
         def attempt() -> list[Correlation]:
             with self.database.write() as session:
-                results = []
-                for subscription in self._subscriptions(session, SubscriptionKind.SIGNAL, name, None):
-                    delivered = self._deliver(session, subscription, values, actor, "Signal", name, True)
-                    if delivered is not None:
-                        results.append(delivered)
-                starts = self._subscriptions(session, SubscriptionKind.SIGNAL, name, None, starts=True)
-                for subscription in starts:
-                    results.append(self._start(session, subscription, values, None, actor, name))
-                return results
+                return self.signal_in(session, name, values, actor)
 
         return with_retries(attempt, what="the process instances waiting for the signal")
+
+    def correlate_in(
+        self,
+        session: Session,
+        name: str,
+        business_key: str | None,
+        keys: Mapping[str, Any],
+        process_instance_id: str | None,
+        values: Mapping[str, Any],
+        *,
+        all: bool = False,
+        actor: Actor | None = None,
+    ) -> list[Correlation]:
+        """``correlate`` inside the caller's transaction (a thrown message is delivered so)."""
+        waiting = self._subscriptions(session, SubscriptionKind.MESSAGE, name, business_key)
+        if process_instance_id is not None:
+            waiting = [s for s in waiting if s.instance_id == process_instance_id]
+        if keys:
+            waiting = [s for s in waiting if self._matches(session, s, keys)]
+        starts: list[EventSubscription] = []
+        if process_instance_id is None and (all or not waiting):
+            starts = self._subscriptions(session, SubscriptionKind.MESSAGE, name, None, starts=True)
+        what = _describe(name, business_key, keys, process_instance_id)
+        if not waiting and not starts:
+            raise MessageCorrelationError(
+                f"Cannot correlate {what}: no process instance waits for it and no process "
+                f"definition has a message start event named {name!r}",
+                message_name=name,
+            )
+        if not all and len(waiting) + (0 if waiting else len(starts)) > 1:
+            count = len(waiting) or len(starts)
+            where = "waiting process instances" if waiting else "message start events"
+            raise MessageCorrelationError(
+                f"Cannot correlate {what}: {count} {where} match; narrow it down with a "
+                'business key, correlation keys or a process instance id, or set "all": true',
+                message_name=name,
+            )
+        results = []
+        for subscription in waiting if all else waiting[:1]:
+            delivered = self._deliver(session, subscription, values, actor, "Message", name, all)
+            if delivered is not None:
+                results.append(delivered)
+        for subscription in starts if all or not waiting else []:
+            results.append(self._start(session, subscription, values, business_key, actor, name))
+        return results
+
+    def signal_in(
+        self, session: Session, name: str, values: Mapping[str, Any], actor: Actor | None = None
+    ) -> list[Correlation]:
+        """``signal`` inside the caller's transaction (a thrown signal is delivered so)."""
+        results = []
+        for subscription in self._subscriptions(session, SubscriptionKind.SIGNAL, name, None):
+            delivered = self._deliver(session, subscription, values, actor, "Signal", name, True)
+            if delivered is not None:
+                results.append(delivered)
+        starts = self._subscriptions(session, SubscriptionKind.SIGNAL, name, None, starts=True)
+        for subscription in starts:
+            results.append(self._start(session, subscription, values, None, actor, name))
+        return results
 
     def subscriptions(
         self,

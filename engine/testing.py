@@ -118,7 +118,8 @@ class ProcessTest:
         )
 
     def run_jobs(self) -> int:
-        """Run due handler jobs, and the jobs they lead to, until none is due; how many ran.
+        """Run due handler jobs and deliveries of thrown signals and messages, and the jobs they
+        lead to, until none is due; how many ran.
 
         Jobs of every instance of this test run: the engine picks jobs by due time, not by instance.
         """

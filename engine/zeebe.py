@@ -53,6 +53,11 @@ def _mappings(element: Element, which: str, filename: str, problems: list[Proble
     return found
 
 
+def has_task_definition(element: Element) -> bool:
+    """A Camunda 8 message throw event with a job type behaves as a service task."""
+    return _extension(element, "taskDefinition") is not None
+
+
 def service_task(element: Element, filename: str, problems: list[Problem]) -> ServiceTaskModel | None:
     """The binding of one Camunda 8 service/send/business rule task; problems appended, None returned."""
     element_id = element.get("id") or ""

@@ -242,10 +242,12 @@ class HistoryOperation(Base):
 class JobKind(enum.StrEnum):
     HANDLER = "handler"  # an in-process Python handler, run by a worker (or inline)
     EXTERNAL = "external"  # a Camunda external task, fetched and completed by a remote worker
+    EVENT = "event"  # a signal or message a process threw, delivered by a worker (engine.throws)
 
 
 class Job(Base):
-    """A service task waiting to be executed; with no retries left and an error, it is an incident."""
+    """A service task waiting to be executed, or a thrown signal or message waiting to be delivered;
+    with no retries left and an error, it is an incident."""
 
     __tablename__ = "jobs"
     __table_args__ = (
@@ -280,6 +282,8 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None]
+    # EVENT jobs: what to deliver (engine.varcodec form, so Decimal and dates survive).
+    payload: Mapped[str | None] = mapped_column(Text)
 
 
 def table(model: type[Base]) -> Table:

@@ -6,6 +6,7 @@ family (a mismatch fails late, at serialize time), so the three are chosen toget
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
@@ -15,7 +16,10 @@ from typing import Any
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     BoundaryEventParser,
+    EndEventParser,
     IntermediateCatchEventParser,
+    IntermediateThrowEventParser,
+    SendTaskParser,
     StartEventParser,
 )
 from SpiffWorkflow.bpmn.parser.task_parsers import GatewayParser
@@ -23,10 +27,16 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, ParallelGatewayConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import (
+    BpmnTaskSpecConverter,
+    EventConverter,
+    ParallelGatewayConverter,
+)
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
+    EndEvent,
     IntermediateCatchEvent,
+    IntermediateThrowEvent,
     ManualTask,
     NoneTask,
     ReceiveTask,
@@ -37,15 +47,22 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaBoundaryEventParser,
+    CamundaEndEventParser,
     CamundaIntermediateCatchEventParser,
+    CamundaIntermediateThrowEventParser,
     CamundaStartEventParser,
+)
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaEventDefinitionParser as CamundaEventParser,
 )
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffBoundaryEventParser,
+    SpiffEndEventParser,
     SpiffIntermediateCatchEventParser,
+    SpiffIntermediateThrowEventParser,
     SpiffStartEventParser,
 )
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -54,6 +71,8 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
+from engine import zeebe
+from engine.bindings import message_implementation, send_implementation
 from engine.dialect import Dialect
 from engine.spiff.event_scopes import EventSubprocessStartParsing
 from engine.spiff.joins import MergingParallelGateway
@@ -62,6 +81,7 @@ from engine.spiff.messages import (
     FlowdeskCamundaMessage,
     FlowdeskCamundaReceiveTaskParser,
 )
+from engine.spiff.throws import THROW_SPECS, send_parser, throw_parser
 from engine.spiff.timers import TIMER_CLASSES, TimerParsing
 
 
@@ -132,12 +152,52 @@ def _event_parsers(
     }
 
 
+def _throw_parsers(
+    end: type[Any], throw: type[Any], bound: Callable[[Any], bool], *mixins: type[Any]
+) -> dict[str, Any]:
+    """Throw and end event parsers of one family whose signals and messages Flowdesk delivers."""
+    return {
+        full_tag("endEvent"): (throw_parser(end, *mixins, end=True, bound=bound), EndEvent),
+        full_tag("intermediateThrowEvent"): (
+            throw_parser(throw, *mixins, end=False, bound=bound),
+            IntermediateThrowEvent,
+        ),
+    }
+
+
+def _camunda_bound(node: Any) -> bool:
+    return message_implementation(node) is not None
+
+
+def _camunda_sends(node: Any) -> bool:
+    return send_implementation(node)
+
+
+def _zeebe_sends(node: Any) -> bool:
+    return zeebe.has_task_definition(node)
+
+
+def _unbound(node: Any) -> bool:
+    return False
+
+
 class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
     # Send and business rule tasks bound to a handler behave as service tasks: they wait for a job.
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
-        full_tag("sendTask"): (CamundaTaskParser, ServiceTask),
+        # A send task without implementation sends a message that Flowdesk correlates.
+        full_tag("sendTask"): (
+            # CamundaTaskParser: bound send tasks parse as before (camunda:collection on loops).
+            send_parser(
+                SendTaskParser,
+                CamundaMessageParsing,
+                CamundaEventParser,
+                CamundaTaskParser,
+                bound=_camunda_sends,
+            ),
+            ServiceTask,
+        ),
         full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
         # SpiffWorkflow makes both wait for a person, who would have nothing to do in them.
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
@@ -149,6 +209,9 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
             CamundaBoundaryEventParser,
             CamundaMessageParsing,
         ),
+        **_throw_parsers(
+            CamundaEndEventParser, CamundaIntermediateThrowEventParser, _camunda_bound, CamundaMessageParsing
+        ),
     }
 
 
@@ -158,6 +221,7 @@ class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
         **_JOINS,
         full_tag("serviceTask"): (SpiffTaskParser, SpiffWaitingServiceTask),
         **_event_parsers(SpiffStartEventParser, SpiffIntermediateCatchEventParser, SpiffBoundaryEventParser),
+        **_throw_parsers(SpiffEndEventParser, SpiffIntermediateThrowEventParser, _unbound),
     }
 
 
@@ -166,6 +230,9 @@ class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
         **BpmnParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
         **_event_parsers(StartEventParser, IntermediateCatchEventParser, BoundaryEventParser),
+        # Plain files have no implementation attributes; Camunda 8 files name a job type.
+        **_throw_parsers(EndEventParser, IntermediateThrowEventParser, zeebe.has_task_definition),
+        full_tag("sendTask"): (send_parser(SendTaskParser, bound=_zeebe_sends), ServiceTask),
     }
 
 
@@ -181,6 +248,7 @@ def _serializer(config: dict[Any, Any]) -> Any:
         PassThroughTask: BpmnTaskSpecConverter,
     }
     config.update({timer: TimerConditionalEventDefinitionConverter for timer in TIMER_CLASSES})
+    config.update({spec: EventConverter for spec in THROW_SPECS})
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))
     return BpmnWorkflowSerializer(registry)
 

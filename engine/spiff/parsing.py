@@ -9,6 +9,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from engine.bpmn_xml import Element, element_by_id, is_executable, processes
+from engine.compensation import without_compensation
 from engine.dialect import Dialect
 from engine.exceptions import DeploymentError
 from engine.problems import Problem
@@ -57,7 +58,8 @@ def parse_processes(sources: Sequence[SourceFile]) -> list[ParsedProcess]:
         current = group[0]
         try:
             for current in group:
-                parser.add_bpmn_xml(current.root, filename=current.filename)
+                # SpiffWorkflow knows no compensation: Flowdesk runs it (engine.compensation).
+                parser.add_bpmn_xml(without_compensation(current.root), filename=current.filename)
         except ValidationException as err:
             problems.append(_problem_from_validation(err, current))
             continue

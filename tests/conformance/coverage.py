@@ -239,17 +239,57 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Events",
-        "Message and signal throw events",
-        N,
-        "refused at deploy time; use the REST endpoints",
-        f"{MESSAGES}::test_throwing_a_message_from_a_process_is_refused_at_deploy",
+        "Signal throw events (intermediate, end)",
+        S,
+        "broadcast to every waiting catch and signal start, the thrower's own too, by a worker after the "
+        "step commits (an `event` job); `camunda:in` passes variables; chains stop after 10 hops",
+        f"{CONF}::test_signal_throw_events_reach_other_processes_and_start_signal_started_ones",
     ),
     Row(
         "Events",
-        "Compensation",
+        "Message throw events bound to code (intermediate, end)",
+        S,
+        '`camunda:class`, `delegateExpression`, `expression`, `type="external"` on the message event '
+        "definition, `zeebe:taskDefinition`: run as service tasks, with input/output mappings",
+        f"{CONF}::test_message_throw_events_bound_to_a_handler_and_an_external_topic",
+    ),
+    Row(
+        "Events",
+        "Send task without implementation",
+        S,
+        "with a `messageRef`: its message is correlated like a message throw event's",
+        "tests/engine/test_throw_events.py::test_a_send_task_without_implementation_correlates_its_message",
+    ),
+    Row(
+        "Events",
+        "Message throw events without implementation",
+        S,
+        "correlated in Flowdesk like `POST /message` with the thrower's business key (Camunda 7 would do "
+        "nothing); no match is retried, then an incident",
+        f"{CONF}::test_message_throw_event_without_implementation_is_correlated_by_business_key",
+    ),
+    Row(
+        "Events",
+        "Compensation boundary event and intermediate compensation throw",
+        P,
+        "the handlers of the completed activities of the throw's scope run, most recent first, each once; "
+        "a failing handler rolls all back and is retried. Handlers: service tasks bound to in-process "
+        "handlers, and script tasks only (no user tasks, subprocesses or external tasks)",
+        f"{CONF}::test_compensation_throw_runs_the_handlers_of_completed_activities_most_recent_first",
+    ),
+    Row(
+        "Events",
+        "Compensation end event, `activityRef`",
+        S,
+        "compensates one activity, or what is left of the scope",
+        f"{CONF}::test_compensation_with_activity_ref_then_a_compensation_end_event_compensate_each_activity_once",
+    ),
+    Row(
+        "Events",
+        "Compensation event subprocess, user task or external compensation handlers",
         N,
-        "refused at deploy time, naming each compensation event",
-        f"{CONF}::test_compensation_is_refused_at_deploy_on_each_compensation_event",
+        "refused at deploy time, naming the element and what to draw instead",
+        f"{CONF}::test_compensation_event_subprocesses_and_user_task_handlers_are_refused_at_deploy",
     ),
     # -- expressions and dialects ----------------------------------------------------------------
     Row(

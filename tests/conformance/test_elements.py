@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from engine import DeploymentError, Engine, TaskQuery
+from engine.db.models import JobKind
+from engine.handlers import HandlerContext, HandlerRegistry
 from engine.identity import Actor
+from engine.worker import Worker
 from tests.helpers import ADMIN, FINANCE, SALES, WAREHOUSE
 
 CASES = Path(__file__).resolve().parent / "bpmn"
@@ -143,9 +146,117 @@ def test_call_activity_is_refused_at_deploy(engine: Engine) -> None:
     assert "call activities are not supported yet" in problem.message
 
 
-def test_compensation_is_refused_at_deploy_on_each_compensation_event(engine: Engine) -> None:
+def deliver_thrown_events(engine: Engine) -> None:
+    """What a worker does after a step that threw signals or messages (they are jobs)."""
+    worker = Worker(engine, "conformance")
+    for _ in range(20):
+        if not worker.run_once():
+            return
+    raise AssertionError("the worker never ran out of jobs")
+
+
+def test_signal_throw_events_reach_other_processes_and_start_signal_started_ones(engine: Engine) -> None:
+    deploy(engine, "signal_throw")
+    watcher = engine.runtime.start(key="stock_watch")
+    updater = engine.runtime.start(key="stock_update", variables={"sku": "A-1", "internal": True})
+    assert state(engine, updater.id) == "COMPLETED"  # threw both signals and ended
+    assert open_tasks(engine, watcher.id) == []  # delivered after the thrower's step, by a worker
+    deliver_thrown_events(engine)
+    assert open_tasks(engine, watcher.id) == ["Review"]
+    assert engine.runtime.variables(watcher.id)["sku"] == "A-1"
+    assert "internal" not in engine.runtime.variables(watcher.id)
+    [report] = engine.runtime.list(process_key="stock_report")
+    assert open_tasks(engine, report.id) == ["Report"]
+
+
+def test_message_throw_events_bound_to_a_handler_and_an_external_topic(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    sent: list[str] = []
+
+    def send(ctx: HandlerContext) -> dict[str, Any]:
+        sent.append(ctx.inputs["to"])
+        return {"message_id": f"MAIL-{len(sent)}"}
+
+    handlers.register("mail.send", send)
+    deploy(engine, "message_throw_handler")
+    instance = engine.runtime.start(key="message_throw_handler", variables={"customer": "acme@example.com"})
+    assert sent == ["acme@example.com"]
+    assert engine.runtime.variables(instance.id)["mail_id"] == "MAIL-1"
+    [archive] = engine.jobs.acquire("archiver", kind=JobKind.EXTERNAL, topics=["archive"])
+    assert archive.activity_id == "Archive"
+    engine.jobs.complete(archive.id, "archiver")
+    assert state(engine, instance.id) == "COMPLETED"
+
+
+def test_message_throw_event_without_implementation_is_correlated_by_business_key(engine: Engine) -> None:
+    deploy(engine, "message_throw_correlating")
+    other = engine.runtime.start(key="invoice", business_key="INV-1")
+    mine = engine.runtime.start(key="invoice", business_key="INV-2")
+    engine.runtime.start(key="payment", business_key="INV-2", variables={"amount": 99})
+    deliver_thrown_events(engine)
+    assert open_tasks(engine, mine.id) == ["Book"]
+    assert engine.runtime.variables(mine.id)["paid"] == 99
+    assert engine.runtime.open_activities(other.id) == ["AwaitPayment"]
+
+
+@pytest.fixture
+def stock(handlers: HandlerRegistry) -> list[str]:
+    """Stock handlers that log what they did: reserve, release (its compensation), ship, unship."""
+    log: list[str] = []
+
+    def step(name: str) -> Any:
+        def run(ctx: HandlerContext) -> dict[str, Any]:
+            log.append(name)
+            # Release runs after Cancel (most recent first) and sees what Cancel did.
+            return {f"{name}_saw_cancelled": bool(ctx.variables.get("cancelled"))}
+
+        return run
+
+    for name in ("reserve", "release", "ship", "unship"):
+        handlers.register(f"stock.{name}", step(name))
+    return log
+
+
+def test_compensation_throw_runs_the_handlers_of_completed_activities_most_recent_first(
+    engine: Engine, stock: list[str]
+) -> None:
+    deploy(engine, "compensation_throw")
+    instance = engine.runtime.start(key="compensation_throw", variables={"failed": True})
+    assert open_tasks(engine, instance.id) == ["Review"]
+    assert stock == ["reserve", "release"]  # Ship never ran, so Unship does not either
+    variables = engine.runtime.variables(instance.id)
+    assert (variables["invoiced"], variables["cancelled"]) == (False, True)
+    assert variables["release_saw_cancelled"] is True  # Cancel (Invoice's) ran before Release
+    operations = engine.history.operations(instance_id=instance.id)
+    done = [op.detail for op in operations if op.operation == "Compensate"]
+    assert [d["activityId"] for d in done] == ["Invoice", "Reserve"]
+    happy = engine.runtime.start(key="compensation_throw", variables={"failed": False})
+    assert state(engine, happy.id) == "COMPLETED" and stock[-1] == "ship"  # no compensation
+
+
+def test_compensation_with_activity_ref_then_a_compensation_end_event_compensate_each_activity_once(
+    engine: Engine, stock: list[str]
+) -> None:
+    deploy(engine, "compensation_activity_ref")
+    instance = engine.runtime.start(key="compensation_activity_ref")
+    assert open_tasks(engine, instance.id) == ["Check"]
+    assert stock == ["reserve"]  # only Invoice was compensated
+    assert engine.runtime.variables(instance.id)["invoiced"] is False
+    complete(engine, instance.id, "Check", {"invoiced": True})
+    assert state(engine, instance.id) == "COMPLETED"
+    assert stock == ["reserve", "release"]
+    assert engine.runtime.variables(instance.id)["invoiced"] is True  # Cancel did not run twice
+
+
+def test_compensation_event_subprocesses_and_user_task_handlers_are_refused_at_deploy(engine: Engine) -> None:
     with pytest.raises(DeploymentError) as err:
-        deploy(engine, "compensation")
-    found = {(p.element_id, p.line) for p in err.value.problems if "compensation events" in p.message}
-    assert found == {("Compensate", 9), ("Undo", 12)}
-    assert all("NotImplementedError" not in p.message for p in err.value.problems)
+        deploy(engine, "compensation_unsupported")
+    [problem] = err.value.problems
+    assert problem.element_id == "CompensationStart" and "event subprocesses" in problem.message
+    xml = (CASES / "compensation_unsupported.bpmn").read_text()
+    without_subprocess = xml[: xml.index("<bpmn:subProcess")] + xml[xml.index("</bpmn:subProcess>") + 18 :]
+    with pytest.raises(DeploymentError) as err:
+        engine.deployments.deploy([("c.bpmn", without_subprocess.encode())])
+    [problem] = err.value.problems
+    assert problem.element_id == "Release" and "service task or a script task" in problem.message

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from engine import DeploymentError, Engine, FakeClock, InvalidRequest, TaskQuery
+from engine import Engine, FakeClock, InvalidRequest, TaskQuery
 from engine.messages import MessageCorrelationError
 from tests.engine.test_timers import open_tasks, timer, user_task
 
@@ -280,17 +280,6 @@ def test_signal_reaches_every_waiting_catch_and_signal_start(engine: Engine) -> 
     assert engine.runtime.variables(responder.id)["level"] == 3
     again = engine.messages.signal("alarm")  # nobody waits any more; the start event still starts
     assert [r.result_type for r in again] == ["ProcessDefinition"]
-
-
-def test_throwing_a_message_from_a_process_is_refused_at_deploy(engine: Engine) -> None:
-    body = f"""
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:endEvent id="notify"><bpmn:incoming>f1</bpmn:incoming>{message_catch()}</bpmn:endEvent>
-    {flow("f1", "start", "notify")}"""
-    with pytest.raises(DeploymentError) as caught:
-        engine.deployments.deploy([("t.bpmn", definitions(body, events=PAYMENT))])
-    [problem] = caught.value.problems
-    assert problem.element_id == "notify" and "POST /engine-rest/message" in problem.message
 
 
 def test_starting_a_message_started_process_directly_says_how_to_start_it(engine: Engine) -> None:

@@ -26,7 +26,7 @@ from engine import Engine
 from engine.clock import Clock, system_clock
 from engine.job_signal import signal_for
 from tests.engine.test_service_tasks_inline import open_activities
-from tests.rest.test_external_tasks_rest import external_process
+from tests.rest.test_external_tasks_rest import external_process, mapped_external_process
 
 DEADLINE_SECONDS = 60.0
 CREDENTIALS = {"username": "warehouse", "password": "warehouse-pw"}
@@ -161,3 +161,28 @@ def test_camunda_python_client_long_polls_until_a_task_arrives(base_url: str, en
     client.config["asyncResponseTimeout"] = 500
     assert client.fetch_and_lock("print") == []
     assert 0.45 < time.monotonic() - begin < 3.0
+
+
+def test_camunda_python_worker_sees_input_parameters_and_its_local_variables_map_out(
+    base_url: str, engine: Engine
+) -> None:
+    engine.deployments.deploy([("io.bpmn", mapped_external_process())])
+    instance = engine.runtime.start(key="p", variables={"order": {"copies": 2}})
+    seen: list[Any] = []
+
+    def handle(task: Any) -> Any:
+        seen.append((task.get_variable("copies"), task.get_variable("note")))
+        return task.complete({"printer": "P-1"}, {"pages": task.get_variable("copies") * 5})
+
+    config = {"auth_basic": CREDENTIALS, "maxTasks": 1, "lockDuration": 10_000, "asyncResponseTimeout": 1_000}
+    worker = ExternalTaskWorker(worker_id="py-io", base_url=base_url, config=config)
+
+    def step() -> None:
+        with contextlib.suppress(NoExternalTaskFound):
+            worker.fetch_and_execute("print", handle)
+
+    until(lambda: open_activities(engine, instance.id) == ["After"], step)
+    assert seen == [(4, "local note")]
+    variables = engine.runtime.variables(instance.id)
+    assert (variables["printed_pages"], variables["printer"]) == (20, "P-1")
+    assert "pages" not in variables and "copies" not in variables

@@ -342,3 +342,68 @@ def test_list_count_and_get_with_filters(client: FlaskClient, printing: Engine) 
     )
     assert client.get("/engine-rest/external-task/nope", headers=auth("sales")).status_code == 404
     assert client.get("/engine-rest/external-task", headers=auth("nobody")).status_code == 401
+
+
+# -- input and output mappings -------------------------------------------------------------------------
+
+IO_MAPPINGS = """<bpmn:extensionElements><camunda:inputOutput>
+  <camunda:inputParameter name="copies">${order.copies * 2}</camunda:inputParameter>
+  <camunda:inputParameter name="note">local note</camunda:inputParameter>
+  <camunda:outputParameter name="printed_pages">${pages}</camunda:outputParameter>
+  <camunda:outputParameter name="note_seen">${note}</camunda:outputParameter>
+</camunda:inputOutput></bpmn:extensionElements>"""
+
+
+def mapped_external_process() -> bytes:
+    return service_process('camunda:type="external" camunda:topic="print"', extra=IO_MAPPINGS)
+
+
+def test_fetch_and_lock_gives_input_parameters_as_the_task_s_local_variables(
+    client: FlaskClient, engine: Engine
+) -> None:
+    engine.deployments.deploy([("io.bpmn", mapped_external_process())])
+    engine.runtime.start(key="p", variables={"order": {"copies": 3}, "note": "process note"})
+    [task] = fetch(client).get_json()
+    variables = {name: typed["value"] for name, typed in task["variables"].items()}
+    assert set(variables) == {"order", "copies", "note"}
+    assert (variables["copies"], variables["note"]) == (6, "local note")  # the local one wins
+    topics = [{"topicName": "print", "lockDuration": 1000, "variables": ["copies"]}]
+    post(client, task["id"], "unlock")
+    [again] = fetch(client, topics=topics).get_json()
+    assert again["variables"] == {"copies": {"type": "Integer", "value": 6, "valueInfo": {}}}
+
+
+def test_complete_applies_output_parameters_and_keeps_local_variables_local(
+    client: FlaskClient, engine: Engine
+) -> None:
+    engine.deployments.deploy([("io.bpmn", mapped_external_process())])
+    instance = engine.runtime.start(key="p", variables={"order": {"copies": 3}, "note": "process note"})
+    [task] = fetch(client).get_json()
+    body = {
+        "workerId": "w1",
+        "variables": {"printer": {"value": "P-7"}, "copies": {"value": 99}},
+        "localVariables": {"pages": {"value": 12}, "scratch": {"value": "x"}},
+    }
+    assert post(client, task["id"], "complete", body).status_code == 204
+    variables = engine.runtime.variables(instance.id)
+    assert (variables["printed_pages"], variables["note_seen"]) == (12, "local note")
+    assert variables["printer"] == "P-7"
+    assert variables["note"] == "process note"  # the input parameter stayed local
+    # Local variables (and `copies`, named like an input parameter, so local too) reach the
+    # process only through an output parameter.
+    assert {"pages", "scratch", "copies"}.isdisjoint(variables)
+    assert open_activities(engine, instance.id) == ["After"]
+
+
+def test_an_output_mapping_that_fails_on_complete_is_a_400_and_keeps_the_task(
+    client: FlaskClient, engine: Engine
+) -> None:
+    mapping = IO_MAPPINGS.replace("${pages}", "${pages.count}")
+    binding = 'camunda:type="external" camunda:topic="print"'
+    engine.deployments.deploy([("io.bpmn", service_process(binding, extra=mapping))])
+    instance = engine.runtime.start(key="p", variables={"order": {"copies": 1}})
+    [task] = fetch(client).get_json()
+    body = {"workerId": "w1", "localVariables": {"pages": {"value": 3}}}
+    response = post(client, task["id"], "complete", body)
+    assert response.status_code == 400 and "output mapping" in response.get_json()["message"]
+    assert engine.runtime.open_activities(instance.id) == ["Svc"]

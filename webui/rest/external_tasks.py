@@ -207,9 +207,10 @@ def _long_poll(fetch: _Fetch) -> list[tuple[JobInfo, _Topic]]:
 
 
 def _variables(job: JobInfo, names: list[str] | None, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    if job.instance_id not in cache:
-        cache[job.instance_id] = engine().runtime.variables(job.instance_id)
-    values = cache[job.instance_id]
+    # Per task, not per instance: a task's input parameters are its own local variables.
+    if job.id not in cache:
+        cache[job.id] = engine().jobs.task_variables(job)
+    values = cache[job.id]
     if names is not None:
         values = {name: values[name] for name in names if name in values}
     return to_typed_map(values)

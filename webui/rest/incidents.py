@@ -19,7 +19,9 @@ from webui.rest.formats import camunda_time
 
 bp = Blueprint("rest_incidents", __name__)
 
-INCIDENT_TYPES = {"failedJob": JobKind.HANDLER, "failedExternalTask": JobKind.EXTERNAL}
+# Jobs Flowdesk's workers run: handlers, and deliveries of thrown signals and messages.
+JOB_KINDS = frozenset({JobKind.HANDLER.value, JobKind.EVENT.value})
+INCIDENT_TYPES = {"failedJob": JOB_KINDS, "failedExternalTask": frozenset({JobKind.EXTERNAL.value})}
 
 
 def _matching(checks: list[Callable[[JobInfo], bool]], args: dict[str, str]) -> None:
@@ -55,13 +57,12 @@ def incident(job: JobInfo) -> dict[str, Any]:
 
 
 def _incidents() -> list[JobInfo]:
-    kind: JobKind | None = None
+    checks: list[Callable[[JobInfo], bool]] = []
     incident_type = request.args.get("incidentType")
     if incident_type is not None:
         if incident_type not in INCIDENT_TYPES:
             return []  # a type Flowdesk never raises, as Camunda answers for an unknown type
-        kind = INCIDENT_TYPES[incident_type]
-    checks: list[Callable[[JobInfo], bool]] = []
+        checks.append(lambda job, kinds=INCIDENT_TYPES[incident_type]: job.kind in kinds)
     _matching(
         checks,
         {
@@ -74,9 +75,7 @@ def _incidents() -> list[JobInfo]:
             "incidentMessage": "error_message",
         },
     )
-    jobs = engine().jobs.list(
-        kind=kind, instance_id=request.args.get("processInstanceId"), incidents_only=True
-    )
+    jobs = engine().jobs.list(instance_id=request.args.get("processInstanceId"), incidents_only=True)
     return [job for job in jobs if all(check(job) for check in checks)]
 
 
@@ -148,16 +147,14 @@ def _jobs() -> list[JobInfo]:
         now = engine().clock()
         checks.append(lambda job: (job.retries is None or job.retries > 0) and job.due_at <= now)
     jobs = engine().jobs.list(
-        kind=JobKind.HANDLER,
-        instance_id=request.args.get("processInstanceId"),
-        incidents_only=bool(bool_arg("noRetriesLeft")),
+        instance_id=request.args.get("processInstanceId"), incidents_only=bool(bool_arg("noRetriesLeft"))
     )
-    return [job for job in jobs if all(check(job) for check in checks)]
+    return [job for job in jobs if job.kind in JOB_KINDS and all(check(job) for check in checks)]
 
 
 def _handler_job(job_id: str) -> JobInfo:
     job = engine().jobs.get(job_id)
-    if job.kind != JobKind.HANDLER.value:
+    if job.kind not in JOB_KINDS:
         raise JobNotFound(f"Job with id {job_id} does not exist; it is an external task (see /external-task)")
     return job
 
