@@ -12,6 +12,7 @@ from typing import Any
 from engine import zeebe
 from engine.bindings import SERVICE_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
+from engine.call_model import CallActivityModel, call_activity_model
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
 from engine.problems import Problem
@@ -51,6 +52,7 @@ class ProcessModel:
     user_tasks: dict[str, UserTaskModel] = field(default_factory=dict)
     service_tasks: dict[str, ServiceTaskModel] = field(default_factory=dict)
     start_form: list[dict[str, Any]] = field(default_factory=list)
+    call_activities: dict[str, CallActivityModel] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class ProcessModel:
             "types": self.types,
             "user_tasks": {k: v.to_dict() for k, v in self.user_tasks.items()},
             "service_tasks": {k: v.to_dict() for k, v in self.service_tasks.items()},
+            "call_activities": {k: v.to_dict() for k, v in self.call_activities.items()},
         }
 
     @classmethod
@@ -70,6 +73,9 @@ class ProcessModel:
                 k: ServiceTaskModel.from_dict(v) for k, v in data.get("service_tasks", {}).items()
             },
             start_form=list(start_form or []),
+            call_activities={
+                k: CallActivityModel.from_dict(v) for k, v in data.get("call_activities", {}).items()
+            },
         )
 
 
@@ -144,6 +150,11 @@ def extract_process_model(
                 service = service_task_model(element, filename, problems)
             if service is not None:
                 model.service_tasks[element_id] = service
+            continue
+        if kind == "callActivity":
+            call = call_activity_model(element, dialect, filename, problems)
+            if call is not None:
+                model.call_activities[element_id] = call
             continue
         if kind != "userTask":
             continue

@@ -16,6 +16,7 @@ from engine.bpmn_files import load_bpmn
 from engine.bpmn_lint import Linter
 from engine.bpmn_model import ProcessModel, extract_process_model
 from engine.bpmn_xml import element_by_id
+from engine.call_model import version_tag_of
 from engine.clock import Clock
 from engine.db import Database
 from engine.db.models import Deployment, DeploymentResource, ProcessDefinition
@@ -217,6 +218,7 @@ class DeploymentService:
                         elements=item.model.to_dict(),
                         start_form=item.model.start_form,
                         created_at=now,
+                        version_tag=version_tag_of(item.parsed.process_element),
                     )
                 )
             if not created:

@@ -261,6 +261,7 @@ class Executor:
             "error_message": None,
             "error_details": None,
             "failed_at": None,
+            "payload": None,
         }
         if outcome is not None:
             message, details = self.failure_of(outcome)

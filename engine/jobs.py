@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from engine.call_jobs import CALL_TOPIC
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
@@ -167,6 +168,8 @@ class JobService:
                     return "skipped"
                 instance = self._lock_instance(session, job)
                 loaded, runner = self.loader.load(session, instance)
+                if job.topic == CALL_TOPIC:
+                    return self._run_call(session, job, instance, loaded, runner)
                 item = self._waiting(runner, job)
                 if item is None:
                     session.delete(job)
@@ -188,6 +191,19 @@ class JobService:
         outcome = with_retries(attempt, job_id=job_id)
         self._notify()
         return outcome
+
+    def _run_call(
+        self, session: Session, job: Job, instance: ProcessInstance, loaded: Any, runner: Runner
+    ) -> str:
+        """A call activity's job (engine.call_jobs): its child ended, or its start is retried."""
+        before = runner.variables()
+        step = self.loader.calls.on_job(self.loader, session, job, instance, loaded, runner)
+        now = self.clock()
+        if isinstance(step, str):
+            self._record_failure(job, Outcome(failure=step), now)
+            return "failed"
+        self._finish(session, job, instance, runner, step, before, now, loaded)
+        return "completed"
 
     # -- external tasks ----------------------------------------------------------------------------
 

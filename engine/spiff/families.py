@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     StartEventParser,
 )
 from SpiffWorkflow.bpmn.parser.task_parsers import GatewayParser
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
@@ -55,6 +56,7 @@ from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.dialect import Dialect
+from engine.spiff.call_specs import CalledProcessTask, SpiffCalledProcessTask
 from engine.spiff.event_scopes import EventSubprocessStartParsing
 from engine.spiff.joins import MergingParallelGateway
 from engine.spiff.messages import (
@@ -143,6 +145,9 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("receiveTask"): (FlowdeskCamundaReceiveTaskParser, ReceiveTask),
+        # A call activity starts a separate instance (engine.calls); embedded subprocesses keep
+        # SpiffWorkflow's CallActivity class, which this parser gives them.
+        full_tag("callActivity"): (CamundaTaskParser, CalledProcessTask),
         **_event_parsers(
             CamundaStartEventParser,
             CamundaIntermediateCatchEventParser,
@@ -157,6 +162,7 @@ class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
         full_tag("serviceTask"): (SpiffTaskParser, SpiffWaitingServiceTask),
+        full_tag("callActivity"): (SpiffTaskParser, SpiffCalledProcessTask),
         **_event_parsers(SpiffStartEventParser, SpiffIntermediateCatchEventParser, SpiffBoundaryEventParser),
     }
 
@@ -165,6 +171,7 @@ class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **BpmnParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
+        full_tag("callActivity"): (TaskParser, CalledProcessTask),
         **_event_parsers(StartEventParser, IntermediateCatchEventParser, BoundaryEventParser),
     }
 
@@ -179,6 +186,8 @@ def _serializer(config: dict[Any, Any]) -> Any:
         MergingParallelGateway: ParallelGatewayConverter,
         PassThroughManualTask: BpmnTaskSpecConverter,
         PassThroughTask: BpmnTaskSpecConverter,
+        CalledProcessTask: BpmnTaskSpecConverter,
+        SpiffCalledProcessTask: SpiffBpmnTaskConverter,
     }
     config.update({timer: TimerConditionalEventDefinitionConverter for timer in TIMER_CLASSES})
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))
