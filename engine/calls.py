@@ -266,10 +266,7 @@ class CallActivities:
             if step is not None:
                 return step
         if child.state is InstanceState.EXTERNALLY_TERMINATED:
-            return (
-                f"the called instance {child.id} (process `{child.process_key}`) was deleted, so call "
-                f"activity `{call.activity_id}` cannot complete; delete this instance too"
-            )
+            return _deleted(child)
         if child.state is not InstanceState.COMPLETED:
             return StepResult()
         _, child_runner = loader.load(session, child)
@@ -297,12 +294,22 @@ class CallActivities:
 
 
 def notify_parent(session: Session, child: ProcessInstance, now: datetime) -> None:
-    """A child was deleted by itself (not with its parent): the parent's call activity learns it."""
+    """A child was deleted by itself (not with its parent): its call activity can never complete.
+
+    Camunda leaves such a parent waiting silently; here it gets an incident that says why.
+    """
     if child.super_instance_id is None:
         return
-    row = _report(session, child, now, deleted=True)
+    row = _report(session, child, now, failure=_deleted(child), deleted=True)
     if row is not None:
         insert_jobs(session, [row])
+
+
+def _deleted(child: ProcessInstance) -> str:
+    return (
+        f"the called instance {child.id} (process `{child.process_key}`) was deleted, so the call "
+        "activity cannot complete; delete this instance too"
+    )
 
 
 def _report(session: Session, child: ProcessInstance, now: datetime, **facts: Any) -> dict[str, Any] | None:

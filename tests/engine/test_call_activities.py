@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 
-from engine import DeploymentError, Engine, FakeClock, TaskQuery
+from engine import Database, DeploymentError, Engine, FakeClock, TaskQuery
 from engine.db.models import JobKind
 from tests.helpers import ADMIN, camunda_process
 
@@ -54,6 +57,34 @@ def parent_process(call: str, mappings: str = "", boundary: str = "", key: str =
     <bpmn:sequenceFlow id="p2" sourceRef="Call" targetRef="After" />
     <bpmn:sequenceFlow id="p3" sourceRef="After" targetRef="e" />""",
         key,
+    )
+
+
+def parallel_parent() -> bytes:
+    """start -> fork -> (call activity `Call` | user task `Side`) -> join -> `After` -> end."""
+    return camunda_process(
+        """
+    <bpmn:startEvent id="s"><bpmn:outgoing>p1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="Fork"><bpmn:incoming>p1</bpmn:incoming><bpmn:outgoing>a1</bpmn:outgoing>
+      <bpmn:outgoing>b1</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:callActivity id="Call" calledElement="child"><bpmn:extensionElements>
+      <camunda:out source="total" target="total"/></bpmn:extensionElements>
+      <bpmn:incoming>a1</bpmn:incoming><bpmn:outgoing>a2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:userTask id="Side"><bpmn:incoming>b1</bpmn:incoming>
+      <bpmn:outgoing>b2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:parallelGateway id="Join"><bpmn:incoming>a2</bpmn:incoming><bpmn:incoming>b2</bpmn:incoming>
+      <bpmn:outgoing>p2</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:userTask id="After"><bpmn:incoming>p2</bpmn:incoming>
+      <bpmn:outgoing>p3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>p3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="p1" sourceRef="s" targetRef="Fork" />
+    <bpmn:sequenceFlow id="a1" sourceRef="Fork" targetRef="Call" />
+    <bpmn:sequenceFlow id="b1" sourceRef="Fork" targetRef="Side" />
+    <bpmn:sequenceFlow id="a2" sourceRef="Call" targetRef="Join" />
+    <bpmn:sequenceFlow id="b2" sourceRef="Side" targetRef="Join" />
+    <bpmn:sequenceFlow id="p2" sourceRef="Join" targetRef="After" />
+    <bpmn:sequenceFlow id="p3" sourceRef="After" targetRef="e" />""",
+        "parent",
     )
 
 
@@ -220,30 +251,7 @@ def test_a_child_without_wait_state_ends_in_the_parents_step_and_the_parent_goes
 
 def test_the_parent_waits_and_a_concurrent_change_of_the_parent_is_not_lost(engine: Engine) -> None:
     """The child's end is applied by a job that locks the parent: a parallel branch changed meanwhile."""
-    parallel = camunda_process(
-        """
-    <bpmn:startEvent id="s"><bpmn:outgoing>p1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:parallelGateway id="Fork"><bpmn:incoming>p1</bpmn:incoming><bpmn:outgoing>a1</bpmn:outgoing>
-      <bpmn:outgoing>b1</bpmn:outgoing></bpmn:parallelGateway>
-    <bpmn:callActivity id="Call" calledElement="child"><bpmn:extensionElements>
-      <camunda:out source="total" target="total"/></bpmn:extensionElements>
-      <bpmn:incoming>a1</bpmn:incoming><bpmn:outgoing>a2</bpmn:outgoing></bpmn:callActivity>
-    <bpmn:userTask id="Side"><bpmn:incoming>b1</bpmn:incoming>
-      <bpmn:outgoing>b2</bpmn:outgoing></bpmn:userTask>
-    <bpmn:parallelGateway id="Join"><bpmn:incoming>a2</bpmn:incoming><bpmn:incoming>b2</bpmn:incoming>
-      <bpmn:outgoing>p2</bpmn:outgoing></bpmn:parallelGateway>
-    <bpmn:userTask id="After"><bpmn:incoming>p2</bpmn:incoming>
-      <bpmn:outgoing>p3</bpmn:outgoing></bpmn:userTask>
-    <bpmn:endEvent id="e"><bpmn:incoming>p3</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="p1" sourceRef="s" targetRef="Fork" />
-    <bpmn:sequenceFlow id="a1" sourceRef="Fork" targetRef="Call" />
-    <bpmn:sequenceFlow id="b1" sourceRef="Fork" targetRef="Side" />
-    <bpmn:sequenceFlow id="a2" sourceRef="Call" targetRef="Join" />
-    <bpmn:sequenceFlow id="b2" sourceRef="Side" targetRef="Join" />
-    <bpmn:sequenceFlow id="p2" sourceRef="Join" targetRef="After" />
-    <bpmn:sequenceFlow id="p3" sourceRef="After" targetRef="e" />""",
-        "parent",
-    )
+    parallel = parallel_parent()
     deploy(engine, ("c.bpmn", child_process(body="total = 3")), ("p.bpmn", parallel))
     parent = engine.runtime.start(key="parent")
     child = only_child(engine, parent.id)
@@ -337,10 +345,12 @@ def test_deleting_the_child_alone_is_an_incident_on_the_parent(engine: Engine) -
     parent = engine.runtime.start(key="parent")
     child = only_child(engine, parent.id)
     engine.runtime.delete(child.id, actor=ADMIN)
+    [incident] = engine.jobs.list(incidents_only=True)
+    assert incident.instance_id == parent.id and incident.activity_id == "Call"
+    assert f"the called instance {child.id}" in (incident.error_message or "")
+    engine.jobs.set_retries(incident.id, 1)  # retrying cannot help: it fails the same way
     [job] = engine.jobs.acquire("w", kind=JobKind.HANDLER)
     assert engine.jobs.run(job.id, "w") == "failed"
-    [incident] = engine.jobs.list(instance_id=parent.id)
-    assert f"the called instance {child.id}" in (incident.error_message or "")
     assert engine.runtime.open_activities(parent.id) == ["Call"]
 
 
@@ -415,3 +425,99 @@ def test_deploy_names_call_activities_that_cannot_run(engine: Engine) -> None:
     assert any(
         "multi-instance call activities are not supported yet" in p.message for p in err.value.problems
     )
+
+
+def test_a_terminate_end_event_in_the_parent_cancels_the_running_child(engine: Engine) -> None:
+    parent = camunda_process(
+        """
+    <bpmn:startEvent id="s"><bpmn:outgoing>p1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="Fork"><bpmn:incoming>p1</bpmn:incoming><bpmn:outgoing>a1</bpmn:outgoing>
+      <bpmn:outgoing>b1</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:callActivity id="Call" calledElement="child" camunda:calledElementBinding="latest">
+      <bpmn:incoming>a1</bpmn:incoming><bpmn:outgoing>a2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:endEvent id="Done"><bpmn:incoming>a2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:userTask id="Abort"><bpmn:incoming>b1</bpmn:incoming>
+      <bpmn:outgoing>b2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="Stop"><bpmn:incoming>b2</bpmn:incoming>
+      <bpmn:terminateEventDefinition /></bpmn:endEvent>
+    <bpmn:sequenceFlow id="p1" sourceRef="s" targetRef="Fork" />
+    <bpmn:sequenceFlow id="a1" sourceRef="Fork" targetRef="Call" />
+    <bpmn:sequenceFlow id="b1" sourceRef="Fork" targetRef="Abort" />
+    <bpmn:sequenceFlow id="a2" sourceRef="Call" targetRef="Done" />
+    <bpmn:sequenceFlow id="b2" sourceRef="Abort" targetRef="Stop" />""",
+        "parent",
+    )
+    deploy(engine, ("c.bpmn", child_process()), ("p.bpmn", parent))
+    started = engine.runtime.start(key="parent")
+    child = only_child(engine, started.id)
+    complete(engine, started.id, "Abort")
+    assert engine.runtime.get(started.id).state == "COMPLETED"
+    assert engine.runtime.get(child.id).state == "EXTERNALLY_TERMINATED"
+    assert engine.tasks.list(TaskQuery()) == []
+
+
+def test_an_interrupting_event_subprocess_of_the_parent_cancels_the_child(engine: Engine) -> None:
+    event_subprocess = """
+    <bpmn:subProcess id="OnCancel" triggeredByEvent="true">
+      <bpmn:startEvent id="CancelStart" isInterrupting="true"><bpmn:outgoing>e1</bpmn:outgoing>
+        <bpmn:messageEventDefinition messageRef="Msg" /></bpmn:startEvent>
+      <bpmn:userTask id="Cancelled"><bpmn:incoming>e1</bpmn:incoming><bpmn:outgoing>e2</bpmn:outgoing>
+      </bpmn:userTask>
+      <bpmn:endEvent id="CancelEnd"><bpmn:incoming>e2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="e1" sourceRef="CancelStart" targetRef="Cancelled" />
+      <bpmn:sequenceFlow id="e2" sourceRef="Cancelled" targetRef="CancelEnd" />
+    </bpmn:subProcess>"""
+    parent = parent_process('calledElement="child"', boundary=event_subprocess).replace(
+        b'<bpmn:process id="parent"', b'<bpmn:message id="Msg" name="cancel" /><bpmn:process id="parent"'
+    )
+    deploy(engine, ("c.bpmn", child_process()), ("p.bpmn", parent))
+    started = engine.runtime.start(key="parent", business_key="B-2")
+    child = only_child(engine, started.id)
+    engine.messages.correlate("cancel", business_key="B-2")
+    assert open_tasks(engine, started.id) == ["Cancelled"]
+    assert engine.runtime.get(child.id).state == "EXTERNALLY_TERMINATED"
+
+
+def race(*actions: Callable[[], object]) -> list[BaseException]:
+    """Run ``actions`` at the same moment, each in a thread; what they raised."""
+    barrier = threading.Barrier(len(actions))
+    errors: list[BaseException] = []
+
+    def run(action: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            action()
+        except BaseException as err:  # reported by the caller
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def end_child(engine: Engine, child_id: str) -> None:
+    complete(engine, child_id, "Work")
+    run_jobs(engine)
+
+
+def test_a_child_ending_while_its_parent_changes_loses_nothing(engine: Engine, db_url: str) -> None:
+    """Two engines on one database, as two servers: the child's end and a parent change race."""
+    deploy(engine, ("c.bpmn", child_process(body="total = 3")), ("p.bpmn", parallel_parent()))
+    other = Engine(Database(db_url), migrate=False)
+    try:
+        for _ in range(5):
+            parent = engine.runtime.start(key="parent")
+            child = only_child(engine, parent.id)
+            errors = race(
+                partial(end_child, other, child.id),
+                partial(complete, engine, parent.id, "Side", {"side": 1}),
+            )
+            assert not errors, errors
+            run_jobs(engine)
+            assert open_tasks(engine, parent.id) == ["After"]
+            assert engine.runtime.variables(parent.id) == {"side": 1, "total": 3}
+    finally:
+        other.close()
