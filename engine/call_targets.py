@@ -8,19 +8,27 @@ instance's variables into the other's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.bpmn_xml import element_by_id
 from engine.call_model import BUSINESS_KEY_VARIABLE, PYTHON, CallActivityModel, VariableMapping
 from engine.db.models import ProcessDefinition
 from engine.definitions import DefinitionInfo
+from engine.el import is_el
 from engine.exceptions import ProcessError
+from engine.feel import is_feel
+from engine.problems import Problem
 from engine.references import FEEL, resolve_value
 from engine.sandbox import Sandbox
 from engine.varcodec import check_storable
+
+if TYPE_CHECKING:
+    from engine.bpmn_model import ProcessModel
+    from engine.spiff.parsing import SourceFile
 
 
 class CallTargetError(ProcessError):
@@ -158,3 +166,40 @@ def parent_outputs(
     scope = {**base, BUSINESS_KEY_VARIABLE: business_key}
     passed = _visible(child_vars) if model.all_out else {}
     return {**passed, **_map(model.outputs, scope, model, sandbox)}
+
+
+def undeployed_calls(session: Session, processes: Sequence[tuple[SourceFile, ProcessModel]]) -> list[Problem]:
+    """Warnings for call activities naming (as text) a process key neither this deployment nor an
+    earlier one has. Not errors: Camunda resolves the key when the activity starts, so a caller may
+    be deployed before what it calls; until then its instances stop there with an incident."""
+    keys = {str(el.get("id")) for source, _ in processes for el in source.root.iter(_PROCESS)}
+    wanted = {
+        call.called_element
+        for _, model in processes
+        for call in model.call_activities.values()
+        if not is_el(call.called_element) and not is_feel(call.called_element)
+    } - keys
+    if not wanted:
+        return []
+    known = set(
+        session.scalars(select(ProcessDefinition.key).where(ProcessDefinition.key.in_(sorted(wanted))))
+    )
+    warnings: list[Problem] = []
+    for source, model in processes:
+        for call in model.call_activities.values():
+            if call.called_element not in wanted or call.called_element in known:
+                continue
+            element = element_by_id(source.root, call.activity_id)
+            warnings.append(
+                Problem(
+                    source.filename,
+                    f"calls process `{call.called_element}`, which is not deployed (yet): instances "
+                    "will stop here with an incident until a process with that id is deployed",
+                    element.sourceline if element is not None else None,
+                    call.activity_id,
+                )
+            )
+    return warnings
+
+
+_PROCESS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}process"
