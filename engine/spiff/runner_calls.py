@@ -53,6 +53,10 @@ class CallSteps:
 
         def _catch_error(self, task: Any, code: str, variables: Mapping[str, Any]) -> StepResult | None: ...
 
+        def _open_activities(self) -> list[Any]: ...
+
+        def _cancellations(self, open_before: list[Any], result: StepResult) -> StepResult: ...
+
     def waiting_call_activities(self) -> list[WaitingCall]:
         return [
             WaitingCall(str(task.id), task.task_spec.bpmn_id, task.data)
@@ -77,8 +81,25 @@ class CallSteps:
         return self._run_engine(result)
 
     def throw_call_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> StepResult | None:
-        """Let an error boundary event of the call activity catch the child's error; None when none does."""
-        return self._catch_error(self._waiting_call(task_id), code, variables)
+        """Let an error boundary event catch the child's error; None when none does.
+
+        The call activity's own boundary events first, then those of each embedded subprocess
+        around it, innermost first: BPMN's scopes. Whatever the caught error interrupts ends in
+        history as cancelled.
+        """
+        scope: Any = self._waiting_call(task_id)
+        open_before = self._open_activities()
+        while scope is not None:
+            step = self._catch_error(scope, code, variables)
+            if step is not None:
+                return self._cancellations(open_before, step)
+            enclosing = scope.workflow
+            scope = (
+                None
+                if enclosing is self.workflow
+                else self.workflow.get_task_from_id(enclosing.parent_task_id)
+            )
+        return None
 
     def pop_uncaught_errors(self) -> list[UncaughtError]:
         """The BPMN errors thrown and not caught since the last call; they are taken out of the workflow."""

@@ -111,12 +111,12 @@ COVERAGE: tuple[Row, ...] = (
         "Tasks",
         "Call activity: errors, multi-instance",
         P,
-        "only error end events of the child propagate, to the call activity's own error boundary "
-        "events (not to event subprocesses or enclosing scopes of the parent); a handler's "
-        "`BpmnError` in the child stays an incident there; multi-instance call activities are "
-        "refused at deploy time",
+        "an uncaught error end event of the child reaches the error boundary events of the call "
+        "activity and of the embedded subprocesses around it, not event subprocesses of the parent "
+        "nor the caller's caller; a handler's `BpmnError` in the child stays an incident there; "
+        "multi-instance call activities are refused at deploy time",
         "tests/engine/test_call_activities.py::"
-        "test_an_uncaught_error_end_event_in_the_child_reaches_the_error_boundary_at_once",
+        "test_a_child_error_climbs_to_the_boundary_of_an_embedded_subprocess_around_the_call",
     ),
     # -- gateways --------------------------------------------------------------------------------
     Row(

@@ -292,6 +292,69 @@ def test_an_uncaught_error_end_event_in_the_child_reaches_the_error_boundary_at_
     assert activities["Call"].canceled and activities["Caught"].ended_at is not None
 
 
+def failing_child() -> bytes:
+    """start -> user task `Work` -> error end event REJECTED."""
+    return camunda_process(
+        """
+    <bpmn:startEvent id="s"><bpmn:outgoing>c1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Work"><bpmn:incoming>c1</bpmn:incoming>
+      <bpmn:outgoing>c2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="Fail"><bpmn:incoming>c2</bpmn:incoming>
+      <bpmn:errorEventDefinition errorRef="Err" /></bpmn:endEvent>
+    <bpmn:sequenceFlow id="c1" sourceRef="s" targetRef="Work" />
+    <bpmn:sequenceFlow id="c2" sourceRef="Work" targetRef="Fail" />""",
+        "child",
+    ).replace(b'<bpmn:process id="child"', ERROR.encode() + b'<bpmn:process id="child"')
+
+
+def test_a_child_error_climbs_to_the_boundary_of_an_embedded_subprocess_around_the_call(
+    engine: Engine,
+) -> None:
+    parent = camunda_process(
+        """
+    <bpmn:startEvent id="s"><bpmn:outgoing>p1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:subProcess id="Billing"><bpmn:incoming>p1</bpmn:incoming><bpmn:outgoing>p2</bpmn:outgoing>
+      <bpmn:startEvent id="bs"><bpmn:outgoing>b1</bpmn:outgoing></bpmn:startEvent>
+      <bpmn:callActivity id="Call" calledElement="child" camunda:calledElementBinding="latest">
+        <bpmn:incoming>b1</bpmn:incoming><bpmn:outgoing>b2</bpmn:outgoing></bpmn:callActivity>
+      <bpmn:endEvent id="be"><bpmn:incoming>b2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="b1" sourceRef="bs" targetRef="Call" />
+      <bpmn:sequenceFlow id="b2" sourceRef="Call" targetRef="be" />
+    </bpmn:subProcess>
+    <bpmn:boundaryEvent id="Caught" attachedToRef="Billing"><bpmn:outgoing>x1</bpmn:outgoing>
+      <bpmn:errorEventDefinition errorRef="Err" /></bpmn:boundaryEvent>
+    <bpmn:userTask id="Handle"><bpmn:incoming>x1</bpmn:incoming></bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>p2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="p1" sourceRef="s" targetRef="Billing" />
+    <bpmn:sequenceFlow id="p2" sourceRef="Billing" targetRef="e" />
+    <bpmn:sequenceFlow id="x1" sourceRef="Caught" targetRef="Handle" />""",
+        "parent",
+    ).replace(b'<bpmn:process id="parent"', ERROR.encode() + b'<bpmn:process id="parent"')
+    deploy(engine, ("c.bpmn", failing_child()), ("p.bpmn", parent))
+    started = engine.runtime.start(key="parent")
+    child = only_child(engine, started.id)
+    complete(engine, child.id, "Work")
+    run_jobs(engine)
+    assert open_tasks(engine, started.id) == ["Handle"]
+    activities = {a.activity_id: a for a in engine.history.activities(instance_id=started.id)}
+    assert activities["Call"].canceled and activities["Billing"].canceled
+    assert all(a.ended_at is not None for a in activities.values() if a.activity_id != "Handle")
+
+
+def test_a_child_error_nobody_catches_ends_the_child_and_the_parent_goes_on(engine: Engine) -> None:
+    parent = parent_process('calledElement="child"').replace(
+        b'<bpmn:process id="parent"', ERROR.encode() + b'<bpmn:process id="parent"'
+    )
+    deploy(engine, ("c.bpmn", failing_child()), ("p.bpmn", parent))
+    started = engine.runtime.start(key="parent")
+    child = only_child(engine, started.id)
+    complete(engine, child.id, "Work")
+    run_jobs(engine)
+    # As in Camunda 7: an error end event nothing catches behaves as a none end event.
+    assert engine.runtime.get(child.id).state == "COMPLETED"
+    assert open_tasks(engine, started.id) == ["After"]
+
+
 def test_an_interrupting_timer_boundary_on_the_call_activity_cancels_the_child(
     engine: Engine, clock: FakeClock
 ) -> None:
