@@ -193,6 +193,7 @@ class CallActivities:
         runner = Runner.new(
             target.family, target.spec, target.subprocess_specs, loader.script_engine, loader.clock
         )
+        runner.service_call = loader.executor.inline_calls(session, child, target)
         result = runner.start(variables)
         jobs = loader.advance(session, child, target, runner, result, now, is_new=True)
         errors = runner.pop_uncaught_errors()
