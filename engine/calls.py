@@ -58,6 +58,13 @@ MAX_DEPTH = 32  # call activities started within one transaction, one inside the
 
 
 @dataclass(frozen=True)
+class _Plan:
+    target: LoadedDefinition
+    variables: dict[str, Any]
+    business_key: str | None
+
+
+@dataclass(frozen=True)
 class _Started:
     child: ProcessInstance
     runner: Runner
@@ -139,11 +146,14 @@ class CallActivities:
             try:
                 if model is None:
                     raise CallTargetError(f"the definition has no call activity `{call.activity_id}`")
-                started = self._start(loader, session, instance, loaded, model, call, now)
+                plan = self._plan(loader, session, instance, loaded, model, call)
             except FlowdeskError as err:
+                # Nothing is written yet: the call activity waits with an incident naming the problem.
                 jobs.append(job_row(instance, call.task_id, call.activity_id, now, failure=err.message))
                 known.add(call.task_id)
                 continue
+            # From here on a failure aborts the whole step, as it would for any instance's step.
+            started = self._start(loader, session, instance, plan, call, now)
             step = self._settle(session, instance, runner, model, call, started, now, jobs)
             if step is not None:
                 result.events.extend(step.events)
@@ -151,7 +161,7 @@ class CallActivities:
                 return True
         return False
 
-    def _start(
+    def _plan(
         self,
         loader: InstanceLoader,
         session: Session,
@@ -159,8 +169,9 @@ class CallActivities:
         loaded: LoadedDefinition,
         model: CallActivityModel,
         call: WaitingCall,
-        now: datetime,
-    ) -> _Started:
+    ) -> _Plan:
+        """What to start: the definition, the child's variables and business key (CallTargetError,
+        or an expression's error, when it cannot be said)."""
         if len(session.info.get(_STEPPING, ())) >= MAX_DEPTH:
             raise CallTargetError(
                 f"call activity `{call.activity_id}`: call activities nest more than {MAX_DEPTH} deep "
@@ -175,8 +186,23 @@ class CallActivities:
                 f"call activity `{call.activity_id}`: process `{key}` has no none start event to "
                 "start at (it starts only by message or signal)"
             )
-        variables = child_variables(model, call.data, parent.business_key, self.sandbox)
-        business_key = child_business_key(model, call.data, parent.business_key, self.sandbox)
+        return _Plan(
+            target,
+            child_variables(model, call.data, parent.business_key, self.sandbox),
+            child_business_key(model, call.data, parent.business_key, self.sandbox),
+        )
+
+    def _start(
+        self,
+        loader: InstanceLoader,
+        session: Session,
+        parent: ProcessInstance,
+        plan: _Plan,
+        call: WaitingCall,
+        now: datetime,
+    ) -> _Started:
+        """Start the child and run it to its first wait state, in the parent's transaction."""
+        target, variables, business_key = plan.target, plan.variables, plan.business_key
         child = ProcessInstance(
             id=str(uuid.uuid4()),
             definition_id=target.info.id,
