@@ -41,6 +41,7 @@ from engine.db.models import HistoryActivity, InstanceState, Job, ProcessInstanc
 from engine.definitions import LoadedDefinition
 from engine.exceptions import FlowdeskError
 from engine.executor import insert_jobs
+from engine.handlers import BpmnError
 from engine.sandbox import Sandbox
 from engine.spiff.runner import Runner, StepResult
 from engine.spiff.runner_calls import UncaughtError, WaitingCall
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 # The instances being stepped in this transaction (session.info): a child started by a parent
 # in memory reports to it directly, not through a job.
 _STEPPING = "flowdesk.calls.stepping"
+_ERRORS = "flowdesk.calls.handler_errors"  # child id -> BPMN errors of its handlers, for that parent
 MAX_DEPTH = 32  # call activities started within one transaction, one inside the other
 
 
@@ -100,8 +102,18 @@ class CallActivities:
                 moved = self._reconcile(loader, session, instance, loaded, runner, result, now, known, jobs)
                 if not moved or result.error is not None:
                     break
-            if instance.super_instance_id is not None and instance.super_instance_id not in stepping:
-                jobs += self._tell_parent(session, instance, runner, now)
+            if instance.super_instance_id is not None:
+                # A handler's BPMN error nothing in the child caught (now an incident of the child)
+                # goes to the parent too, whose call activity may catch it.
+                codes = [
+                    row["payload"]["bpmnError"] for row in jobs if (row.get("payload") or {}).get("bpmnError")
+                ]
+                if instance.super_instance_id in stepping:
+                    session.info.setdefault(_ERRORS, {})[instance.id] = [
+                        UncaughtError(c, None) for c in codes
+                    ]
+                else:
+                    jobs += self._tell_parent(session, instance, runner, now, codes)
             return jobs
         finally:
             stepping.discard(instance.id)
@@ -222,7 +234,7 @@ class CallActivities:
         runner.service_call = loader.executor.inline_calls(session, child, target)
         result = runner.start(variables)
         jobs = loader.advance(session, child, target, runner, result, now, is_new=True)
-        errors = runner.pop_uncaught_errors()
+        errors = runner.pop_uncaught_errors() + session.info.get(_ERRORS, {}).pop(child.id, [])
         writer = StepWriter(session, now)
         writer.save(child, target, runner, result, actor=None, before={}, is_new=True, jobs=jobs)
         detail = {
@@ -307,10 +319,20 @@ class CallActivities:
 
     # -- the child's side ------------------------------------------------------------------------
 
+    def uncaught_bpmn_error(
+        self, session: Session, child: ProcessInstance, error: BpmnError | None, now: datetime
+    ) -> None:
+        """A job of ``child`` ended in a BPMN error nothing caught: its parent's call activity may."""
+        if error is None or child.super_instance_id is None:
+            return
+        row = _report(session, child, now, ended=False, error={"code": error.code, "name": None})
+        if row is not None:
+            insert_jobs(session, [row])
+
     def _tell_parent(
-        self, session: Session, child: ProcessInstance, runner: Runner, now: datetime
+        self, session: Session, child: ProcessInstance, runner: Runner, now: datetime, codes: list[str]
     ) -> list[dict[str, Any]]:
-        errors = runner.pop_uncaught_errors()
+        errors = runner.pop_uncaught_errors() + [UncaughtError(code, None) for code in codes]
         if not errors and not runner.completed:
             return []
         facts: dict[str, Any] = {"ended": runner.completed}

@@ -184,6 +184,7 @@ class JobService:
                 now = self.clock()
                 if step is None:
                     self._record_failure(job, outcome, now)
+                    self.loader.calls.uncaught_bpmn_error(session, instance, outcome.bpmn_error, now)
                     return "failed"
                 self._finish(session, job, instance, runner, step, before, now, loaded)
                 return "completed"
@@ -346,7 +347,9 @@ class JobService:
                 step = apply(runner, item)
                 now = self.clock()
                 if step is None:
-                    self._record_failure(job, on_unhandled or Outcome(failure="not handled"), now)
+                    unhandled = on_unhandled or Outcome(failure="not handled")
+                    self._record_failure(job, unhandled, now)
+                    self.loader.calls.uncaught_bpmn_error(session, instance, unhandled.bpmn_error, now)
                     return
                 self._finish(session, job, instance, runner, step, before, now, loaded)
 

@@ -111,10 +111,10 @@ COVERAGE: tuple[Row, ...] = (
         "Tasks",
         "Call activity: errors, multi-instance",
         P,
-        "an uncaught error end event of the child reaches the error boundary events of the call "
-        "activity and of the embedded subprocesses around it, not event subprocesses of the parent "
-        "nor the caller's caller; a handler's `BpmnError` in the child stays an incident there; "
-        "multi-instance call activities are refused at deploy time",
+        "an error end event or a handler's `BpmnError` the child does not catch reaches the error "
+        "boundary events of the call activity and of the embedded subprocesses around it, not event "
+        "subprocesses of the parent nor the caller's caller; multi-instance call activities are "
+        "refused at deploy time",
         "tests/engine/test_call_activities.py::"
         "test_a_child_error_climbs_to_the_boundary_of_an_embedded_subprocess_around_the_call",
     ),

@@ -11,6 +11,7 @@ import pytest
 
 from engine import Database, DeploymentError, Engine, FakeClock, TaskQuery
 from engine.db.models import JobKind
+from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
 from tests.helpers import ADMIN, camunda_process
 
 ERROR = '<bpmn:error id="Err" name="Rejected" errorCode="REJECTED" />'
@@ -353,6 +354,76 @@ def test_a_child_error_nobody_catches_ends_the_child_and_the_parent_goes_on(engi
     # As in Camunda 7: an error end event nothing catches behaves as a none end event.
     assert engine.runtime.get(child.id).state == "COMPLETED"
     assert open_tasks(engine, started.id) == ["After"]
+
+
+def rejecting_child(wait: bool, asynchronous: bool = False) -> bytes:
+    """start -> (user task `Work`) -> service task `Check` (handler `check`) -> end."""
+    later = ' camunda:asyncBefore="true"' if asynchronous else ""
+    first = "Work" if wait else "Check"
+    work = (
+        '<bpmn:userTask id="Work"><bpmn:incoming>c1</bpmn:incoming><bpmn:outgoing>c0</bpmn:outgoing>'
+        '</bpmn:userTask><bpmn:sequenceFlow id="c0" sourceRef="Work" targetRef="Check" />'
+    )
+    return camunda_process(
+        f"""
+    <bpmn:startEvent id="s"><bpmn:outgoing>c1</bpmn:outgoing></bpmn:startEvent>
+    {work if wait else ""}
+    <bpmn:serviceTask id="Check" camunda:delegateExpression="${{check}}"{later}>
+      <bpmn:incoming>{"c0" if wait else "c1"}</bpmn:incoming>
+      <bpmn:outgoing>c2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="ce"><bpmn:incoming>c2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="c1" sourceRef="s" targetRef="{first}" />
+    <bpmn:sequenceFlow id="c2" sourceRef="Check" targetRef="ce" />""",
+        "child",
+    )
+
+
+@pytest.mark.parametrize(
+    ("wait", "asynchronous"),
+    [(False, False), (True, False), (False, True)],
+    ids=["in-the-parents-step", "in-a-later-step", "in-a-job"],
+)
+def test_a_handlers_bpmn_error_in_the_child_reaches_the_call_activitys_boundary(
+    engine: Engine, handlers: HandlerRegistry, wait: bool, asynchronous: bool
+) -> None:
+    def check(ctx: HandlerContext) -> None:
+        raise BpmnError("REJECTED", "credit refused")
+
+    handlers.register("check", check)
+    boundary = """<bpmn:boundaryEvent id="Caught" attachedToRef="Call"><bpmn:outgoing>x1</bpmn:outgoing>
+      <bpmn:errorEventDefinition errorRef="Err" /></bpmn:boundaryEvent>
+    <bpmn:userTask id="Handle"><bpmn:incoming>x1</bpmn:incoming></bpmn:userTask>
+    <bpmn:sequenceFlow id="x1" sourceRef="Caught" targetRef="Handle" />"""
+    parent = parent_process('calledElement="child"', boundary=boundary).replace(
+        b'<bpmn:process id="parent"', ERROR.encode() + b'<bpmn:process id="parent"'
+    )
+    deploy(engine, ("c.bpmn", rejecting_child(wait, asynchronous)), ("p.bpmn", parent))
+    started = engine.runtime.start(key="parent")
+    child = only_child(engine, started.id)
+    if wait:
+        complete(engine, child.id, "Work")
+    while jobs := engine.jobs.acquire("w", kind=JobKind.HANDLER):
+        engine.jobs.run(jobs[0].id, "w")  # the child's job fails with the error; the parent's catches it
+    assert open_tasks(engine, started.id) == ["Handle"]
+    assert engine.runtime.get(child.id).state == "EXTERNALLY_TERMINATED"
+    assert engine.jobs.list() == []  # the child's incident went with it
+
+
+def test_a_handlers_bpmn_error_nobody_catches_stays_an_incident_of_the_child(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    def check(ctx: HandlerContext) -> None:
+        raise BpmnError("REJECTED", "credit refused")
+
+    handlers.register("check", check)
+    deploy(engine, ("c.bpmn", rejecting_child(True)), ("p.bpmn", parent_process('calledElement="child"')))
+    started = engine.runtime.start(key="parent")
+    child = only_child(engine, started.id)
+    complete(engine, child.id, "Work")
+    run_jobs(engine)  # the parent's job finds no catcher
+    [incident] = engine.jobs.list(incidents_only=True)
+    assert incident.instance_id == child.id and "REJECTED" in (incident.error_message or "")
+    assert engine.runtime.open_activities(started.id) == ["Call"]
 
 
 def test_an_interrupting_timer_boundary_on_the_call_activity_cancels_the_child(
