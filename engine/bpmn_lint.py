@@ -19,7 +19,6 @@ _FLOW_CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
 # Elements whose behaviour is not implemented yet. Refusing them at deploy time is better than
 # an instance that silently waits forever.
 UNSUPPORTED = {
-    "callActivity": "call activities are not supported yet",
     "complexGateway": "complex gateways are not supported",
     "dataStore": "data stores are not supported",
 }

@@ -12,6 +12,7 @@ from typing import Any
 from engine import compensation, throw_events, zeebe
 from engine.bindings import EXTERNAL, SERVICE_KINDS, THROW_EVENT_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
+from engine.call_model import CallActivityModel, call_activity_model
 from engine.dialect import Dialect
 from engine.forms import FormField, field_from_camunda
 from engine.problems import Problem
@@ -53,6 +54,7 @@ class ProcessModel:
     throw_events: dict[str, throw_events.ThrowEventModel] = field(default_factory=dict)
     compensation: compensation.CompensationModel = field(default_factory=compensation.CompensationModel)
     start_form: list[dict[str, Any]] = field(default_factory=list)
+    call_activities: dict[str, CallActivityModel] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class ProcessModel:
             "service_tasks": {k: v.to_dict() for k, v in self.service_tasks.items()},
             "throw_events": {k: v.to_dict() for k, v in self.throw_events.items()},
             "compensation": self.compensation.to_dict(),
+            "call_activities": {k: v.to_dict() for k, v in self.call_activities.items()},
         }
 
     @classmethod
@@ -78,6 +81,9 @@ class ProcessModel:
             },
             compensation=compensation.CompensationModel.from_dict(data.get("compensation", {})),
             start_form=list(start_form or []),
+            call_activities={
+                k: CallActivityModel.from_dict(v) for k, v in data.get("call_activities", {}).items()
+            },
         )
 
 
@@ -170,6 +176,11 @@ def extract_process_model(
                 service = service_task_model(element, filename, problems)
             if service is not None:
                 model.service_tasks[element_id] = service
+            continue
+        if kind == "callActivity":
+            call = call_activity_model(element, dialect, filename, problems)
+            if call is not None:
+                model.call_activities[element_id] = call
             continue
         if kind != "userTask":
             continue

@@ -51,6 +51,8 @@ _SCHEMA_FILES = ("BPMN20.xsd", "Semantic.xsd", "BPMNDI.xsd", "DC.xsd", "DI.xsd")
 _RETRIEVAL_EXPRESSION = f"{{{BPMN_MODEL_NS}}}correlationPropertyRetrievalExpression"
 _FORMAL_EXPRESSION = f"{{{BPMN_MODEL_NS}}}formalExpression"
 _MESSAGE_PATH = f"{{{BPMN_MODEL_NS}}}messagePath"
+_CALL_ACTIVITY = f"{{{BPMN_MODEL_NS}}}callActivity"
+_NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 
 _schema: etree.XMLSchema | None = None
 _schema_lock = threading.Lock()
@@ -101,8 +103,12 @@ def _bpmn_io_compatible(tree: etree._ElementTree) -> etree._ElementTree:
     where the XSD wants ``messagePath``. SpiffWorkflow's BpmnValidator renames the element in place;
     here a copy is renamed instead, because SpiffWorkflow's parser later reads the original name.
     A deep copy keeps every element's source line, so problems still point into the uploaded file.
+
+    Camunda reads a call activity's ``calledElement`` (an ``xs:QName`` in the XSD) as a process key
+    or an expression (``${key}``); such values are replaced by a valid name in the copy too.
     """
-    if not any(
+    calls = [c for c in tree.getroot().iter(_CALL_ACTIVITY) if not _NCNAME.match(c.get("calledElement", "x"))]
+    if not calls and not any(
         child.tag == _FORMAL_EXPRESSION
         for retrieval in tree.getroot().iter(_RETRIEVAL_EXPRESSION)
         for child in retrieval
@@ -113,6 +119,9 @@ def _bpmn_io_compatible(tree: etree._ElementTree) -> etree._ElementTree:
         for element in retrieval:
             if element.tag == _FORMAL_EXPRESSION:
                 element.tag = _MESSAGE_PATH
+    for call in fixed.getroot().iter(_CALL_ACTIVITY):
+        if call.get("calledElement") is not None:
+            call.set("calledElement", "calledProcess")
     return fixed
 
 

@@ -32,6 +32,7 @@ class DefinitionInfo:
     dialect: str
     created_at: datetime
     has_start_form: bool
+    version_tag: str | None = None
 
     @classmethod
     def of(cls, row: ProcessDefinition) -> DefinitionInfo:
@@ -45,6 +46,7 @@ class DefinitionInfo:
             row.dialect,
             row.created_at,
             bool(row.start_form),
+            row.version_tag,
         )
 
 

@@ -16,6 +16,8 @@ from engine.bpmn_files import load_bpmn
 from engine.bpmn_lint import Linter
 from engine.bpmn_model import ProcessModel, extract_process_model
 from engine.bpmn_xml import element_by_id
+from engine.call_model import version_tag_of
+from engine.call_targets import undeployed_calls
 from engine.clock import Clock
 from engine.compensation import COMPENSATE
 from engine.db import Database
@@ -41,6 +43,8 @@ class DeploymentInfo:
     definitions: list[DefinitionInfo] = field(default_factory=list)
     # Processes whose content was identical to their latest version (duplicate filtering).
     unchanged: list[DefinitionInfo] = field(default_factory=list)
+    # Deployed anyway, but worth a look: a call activity calling a process nobody deployed (yet).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,7 @@ class DeploymentService:
                         elements=item.model.to_dict(),
                         start_form=item.model.start_form,
                         created_at=now,
+                        version_tag=version_tag_of(item.parsed.process_element),
                     )
                 )
             if not created:
@@ -246,4 +251,5 @@ class DeploymentService:
                 now,
                 [DefinitionInfo.of(r) for r in created],
                 [DefinitionInfo.of(r) for r in unchanged],
+                undeployed_calls(session, [(c.parsed.source, c.model) for c in checked]),
             )

@@ -319,6 +319,8 @@ class Executor:
                 failed_at=now,
                 retries=0 if no_catcher else max(model.retries - 1, 0),
                 due_at=now + timedelta(seconds=model.retry_interval_seconds),
+                # The code, for a called instance's parent, whose call activity may catch it.
+                payload={"bpmnError": outcome.bpmn_error.code} if outcome.bpmn_error is not None else None,
             )
         return row
 

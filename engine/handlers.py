@@ -119,6 +119,9 @@ def _origin(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
+RESERVED_PREFIX = "flowdesk:"  # the engine's own job topics (engine.call_jobs)
+
+
 class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
@@ -126,6 +129,8 @@ class HandlerRegistry:
     def register(self, name: str, fn: Handler) -> None:
         if not name or not isinstance(name, str):
             raise ValueError("a handler needs a non-empty name")
+        if name.startswith(RESERVED_PREFIX):
+            raise ValueError(f"handler names starting with {RESERVED_PREFIX!r} are the engine's own")
         existing = self._handlers.get(name)
         if existing is not None and existing is not fn:
             raise HandlerClashError(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.calls import call_filters
 from engine.db import Database
 from engine.db.models import (
     HistoryActivity,
@@ -89,9 +90,14 @@ class HistoryService:
         finished: bool | None = None,
         first: int = 0,
         max_results: int | None = None,
+        super_instance_id: str | None = None,
+        sub_instance_id: str | None = None,
+        roots_only: bool = False,
     ) -> list[InstanceInfo]:
         with self.database.read() as session:
-            query = select(ProcessInstance)
+            query = call_filters(select(ProcessInstance), super_instance_id, sub_instance_id)
+            if roots_only:
+                query = query.where(ProcessInstance.super_instance_id.is_(None))
             if process_key is not None:
                 query = query.where(ProcessInstance.process_key == process_key)
             if business_key is not None:
@@ -104,6 +110,16 @@ class HistoryService:
                 query = query.where(ProcessInstance.state == InstanceState.ACTIVE)
             query = _page(query.order_by(ProcessInstance.started_at, ProcessInstance.id), first, max_results)
             return [InstanceInfo.of(row) for row in session.scalars(query)]
+
+    def called_instances(self, task_ids: list[str]) -> dict[str, str]:
+        """The instance each of these call activity instances (task ids) started, by task id."""
+        if not task_ids:
+            return {}
+        with self.database.read() as session:
+            query = select(ProcessInstance.super_task_id, ProcessInstance.id).where(
+                ProcessInstance.super_task_id.in_(task_ids)
+            )
+            return {task_id: child_id for task_id, child_id in session.execute(query) if task_id}
 
     def activities(
         self,

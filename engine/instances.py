@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.calls import CallActivities, call_filters, notify_parent
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
-from engine.db.models import HistoryActivity, HistoryTask, HumanTask, InstanceState, Job, ProcessInstance
+from engine.db.models import InstanceState, Job, ProcessInstance
 from engine.definitions import DefinitionCache, LoadedDefinition, latest_id
-from engine.event_sync import forget_instance
 from engine.exceptions import Forbidden, InstanceNotFound, InvalidRequest
 from engine.executor import Executor
 from engine.forms import FormField, validate_submission
@@ -26,6 +26,7 @@ from engine.spiff.runner import Runner, StepResult
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.spiff.waits import event_only_starts
 from engine.steps import StepWriter
+from engine.termination import terminate as terminate_instance
 from engine.throws import thrown_jobs
 from engine.variables import check_storable
 
@@ -42,6 +43,10 @@ class InstanceInfo:
     started_by: str | None
     error_message: str | None
     error_activity_id: str | None
+    # Set for an instance a call activity started: the calling instance and its call activity task.
+    super_instance_id: str | None = None
+    super_task_id: str | None = None
+    root_instance_id: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -60,6 +65,9 @@ class InstanceInfo:
             row.started_by,
             row.error_message,
             row.error_activity_id,
+            row.super_instance_id,
+            row.super_task_id,
+            row.root_instance_id or row.id,
         )
 
 
@@ -87,6 +95,7 @@ class InstanceLoader:
         self.script_engine = script_engine
         self.clock = clock
         self.executor = executor
+        self.calls = CallActivities(executor.sandbox)
 
     def advance(
         self,
@@ -101,9 +110,12 @@ class InstanceLoader:
     ) -> builtins.list[dict[str, Any]]:
         """Run the service tasks the step reached; the job rows for those left waiting."""
         known: set[str] = set()
-        if not is_new and loaded.model.service_tasks:
+        if not is_new and (loaded.model.service_tasks or loaded.model.call_activities):
             known = set(session.scalars(select(Job.task_id).where(Job.instance_id == instance.id)))
-        jobs = self.executor.advance(session, instance, loaded, runner, result, now, known)
+        if loaded.model.call_activities or instance.super_instance_id is not None:
+            jobs = self.calls.advance(self, session, instance, loaded, runner, result, now, known)
+        else:
+            jobs = self.executor.advance(session, instance, loaded, runner, result, now, known)
         # Signals and messages the step threw go out as jobs of this transaction (engine.throws).
         return jobs + thrown_jobs(session, instance, loaded, runner, self.executor.sandbox, now)
 
@@ -212,11 +224,14 @@ class RuntimeService:
         max_results: int | None = None,
         state: InstanceState | None = None,
         newest_first: bool = False,
+        super_instance_id: str | None = None,
+        sub_instance_id: str | None = None,
     ) -> builtins.list[InstanceInfo]:
         with self.database.read() as session:
             query = self._filtered(
                 select(ProcessInstance), process_key, business_key, definition_id, active_only, state
             )
+            query = call_filters(query, super_instance_id, sub_instance_id)
             order = [ProcessInstance.started_at, ProcessInstance.id]
             query = query.order_by(*(c.desc() for c in order) if newest_first else order).offset(first)
             if max_results is not None:
@@ -231,6 +246,8 @@ class RuntimeService:
         definition_id: str | None = None,
         active_only: bool = True,
         state: InstanceState | None = None,
+        super_instance_id: str | None = None,
+        sub_instance_id: str | None = None,
     ) -> int:
         with self.database.read() as session:
             query = self._filtered(
@@ -241,6 +258,7 @@ class RuntimeService:
                 active_only,
                 state,
             )
+            query = call_filters(query, super_instance_id, sub_instance_id)
             return int(session.scalar(query) or 0)
 
     def business_keys(self, instance_ids: Collection[str]) -> dict[str, str | None]:
@@ -308,29 +326,8 @@ class RuntimeService:
                     raise InstanceNotFound(
                         f"Process instance {instance_id} has already ended", instance_id=instance_id
                     )
-                now = self.clock()
-                row.state = InstanceState.EXTERNALLY_TERMINATED
-                row.ended_at = now
-                session.flush()
-                writer = StepWriter(session, now)
-                task_ids = list(
-                    session.scalars(select(HumanTask.id).where(HumanTask.instance_id == instance_id))
-                )
-                session.execute(delete(HumanTask).where(HumanTask.instance_id == instance_id))
-                session.execute(delete(Job).where(Job.instance_id == instance_id))
-                forget_instance(session, instance_id)
-                if task_ids:
-                    session.execute(
-                        update(HistoryTask)
-                        .where(HistoryTask.id.in_(task_ids))
-                        .values(ended_at=now, delete_reason="deleted")
-                    )
-                session.execute(
-                    update(HistoryActivity)
-                    .where(HistoryActivity.instance_id == instance_id, HistoryActivity.ended_at.is_(None))
-                    .values(ended_at=now, canceled=True)
-                )
-                writer.operation(instance_id, None, "Delete", actor, {"reason": reason} if reason else None)
+                terminate_instance(session, row, self.clock(), actor=actor, reason=reason)
+                notify_parent(session, row, self.clock())
 
         with_retries(terminate, instance_id=instance_id)
 

@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.bindings import ServiceTaskModel
+from engine.call_jobs import CALL_TOPIC
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
@@ -183,6 +184,8 @@ class JobService:
                     return self._deliver(session, job)
                 instance = self._lock_instance(session, job)
                 loaded, runner = self.loader.load(session, instance)
+                if job.topic == CALL_TOPIC:
+                    return self._run_call(session, job, instance, loaded, runner)
                 item = self._waiting(runner, job)
                 if item is None:
                     session.delete(job)
@@ -199,6 +202,7 @@ class JobService:
                 now = self.clock()
                 if step is None:
                     self._record_failure(job, outcome, now)
+                    self.loader.calls.uncaught_bpmn_error(session, instance, outcome.bpmn_error, now)
                     return "failed"
                 self._finish(session, job, instance, runner, step, before, now, loaded)
                 return "completed"
@@ -220,6 +224,19 @@ class JobService:
             return "failed"
         savepoint.commit()
         session.delete(job)
+        return "completed"
+
+    def _run_call(
+        self, session: Session, job: Job, instance: ProcessInstance, loaded: Any, runner: Runner
+    ) -> str:
+        """A call activity's job (engine.call_jobs): its child ended, or its start is retried."""
+        before = runner.variables()
+        step = self.loader.calls.on_job(self.loader, session, job, instance, loaded, runner)
+        now = self.clock()
+        if isinstance(step, str):
+            self._record_failure(job, Outcome(failure=step), now)
+            return "failed"
+        self._finish(session, job, instance, runner, step, before, now, loaded)
         return "completed"
 
     # -- external tasks ----------------------------------------------------------------------------
@@ -392,7 +409,9 @@ class JobService:
                 step = apply(runner, item, loaded.model.service_tasks.get(job.activity_id))
                 now = self.clock()
                 if step is None:
-                    self._record_failure(job, on_unhandled or Outcome(failure="not handled"), now)
+                    unhandled = on_unhandled or Outcome(failure="not handled")
+                    self._record_failure(job, unhandled, now)
+                    self.loader.calls.uncaught_bpmn_error(session, instance, unhandled.bpmn_error, now)
                     return
                 self._finish(session, job, instance, runner, step, before, now, loaded)
 

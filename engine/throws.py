@@ -123,7 +123,8 @@ def thrown_jobs(
                 "error_message": error,
                 "error_details": None,
                 "failed_at": now if error else None,
-                "payload": dumps(payload),
+                # The variables in engine.varcodec form (Decimal and dates survive) inside the JSON.
+                "payload": {"event": dumps(payload)},
             }
         )
     return rows
@@ -137,7 +138,7 @@ class EventDelivery:
 
     def deliver(self, session: Session, job: Job) -> None:
         """Deliver the job's event; raise a FlowdeskError (say, no match for a message) when it cannot."""
-        payload = loads(job.payload or "{}")
+        payload = loads((job.payload or {}).get("event", "{}"))
         session.info[DEPTH] = int(payload.get("depth", 0)) + 1
         variables = dict(payload.get("variables") or {})
         if payload.get("kind") == SIGNAL:

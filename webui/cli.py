@@ -222,6 +222,8 @@ def deploy(db: str | None, name: str | None, changed_only: bool, files: tuple[Pa
         click.echo(f"{d.key} version {d.version} ({d.id})")
     for d in result.unchanged:
         click.echo(f"{d.key} version {d.version} unchanged")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning.describe()}", err=True)
 
 
 @main.command()

@@ -106,6 +106,7 @@ class ProcessDefinition(Base):
     elements: Mapped[dict[str, Any]] = mapped_column(JSON)
     start_form: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime]
+    version_tag: Mapped[str | None] = mapped_column(String(255))  # camunda:versionTag
 
 
 class ProcessInstance(Base):
@@ -113,6 +114,7 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_process_instances_key_state", "process_key", "state"),
         Index("ix_process_instances_business_key", "business_key"),
+        Index("ix_process_instances_super_instance_id", "super_instance_id"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -131,6 +133,10 @@ class ProcessInstance(Base):
     error_activity_id: Mapped[str | None] = mapped_column(String(255))
     error_details: Mapped[str | None] = mapped_column(Text)
     error_at: Mapped[datetime | None]
+    # A call activity's child: the calling instance, its call activity task, and the top of the chain.
+    super_instance_id: Mapped[str | None] = mapped_column(String(64))
+    super_task_id: Mapped[str | None] = mapped_column(String(64))
+    root_instance_id: Mapped[str | None] = mapped_column(String(64))
 
     __mapper_args__ = {"version_id_col": revision}
 
@@ -282,8 +288,9 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None]
-    # EVENT jobs: what to deliver (engine.varcodec form, so Decimal and dates survive).
-    payload: Mapped[str | None] = mapped_column(Text)
+    # What an engine job (not a handler) needs beyond its task: which child of a call activity
+    # ended, or the signal or message an EVENT job delivers.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 def table(model: type[Base]) -> Table:

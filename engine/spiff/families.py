@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
     StartEventParser,
 )
 from SpiffWorkflow.bpmn.parser.task_parsers import GatewayParser
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
@@ -74,6 +75,7 @@ from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from engine import zeebe
 from engine.bindings import message_implementation, send_implementation
 from engine.dialect import Dialect
+from engine.spiff.call_specs import CalledProcessTask, SpiffCalledProcessTask
 from engine.spiff.event_scopes import EventSubprocessStartParsing
 from engine.spiff.joins import MergingParallelGateway
 from engine.spiff.messages import (
@@ -203,6 +205,9 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("receiveTask"): (FlowdeskCamundaReceiveTaskParser, ReceiveTask),
+        # A call activity starts a separate instance (engine.calls); embedded subprocesses keep
+        # SpiffWorkflow's CallActivity class, which this parser gives them.
+        full_tag("callActivity"): (CamundaTaskParser, CalledProcessTask),
         **_event_parsers(
             CamundaStartEventParser,
             CamundaIntermediateCatchEventParser,
@@ -220,6 +225,7 @@ class FlowdeskSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
         full_tag("serviceTask"): (SpiffTaskParser, SpiffWaitingServiceTask),
+        full_tag("callActivity"): (SpiffTaskParser, SpiffCalledProcessTask),
         **_event_parsers(SpiffStartEventParser, SpiffIntermediateCatchEventParser, SpiffBoundaryEventParser),
         **_throw_parsers(SpiffEndEventParser, SpiffIntermediateThrowEventParser, _unbound),
     }
@@ -229,6 +235,7 @@ class FlowdeskBpmnParser(BpmnParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **BpmnParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
+        full_tag("callActivity"): (TaskParser, CalledProcessTask),
         **_event_parsers(StartEventParser, IntermediateCatchEventParser, BoundaryEventParser),
         # Plain files have no implementation attributes; Camunda 8 files name a job type.
         **_throw_parsers(EndEventParser, IntermediateThrowEventParser, zeebe.has_task_definition),
@@ -246,6 +253,8 @@ def _serializer(config: dict[Any, Any]) -> Any:
         MergingParallelGateway: ParallelGatewayConverter,
         PassThroughManualTask: BpmnTaskSpecConverter,
         PassThroughTask: BpmnTaskSpecConverter,
+        CalledProcessTask: BpmnTaskSpecConverter,
+        SpiffCalledProcessTask: SpiffBpmnTaskConverter,
     }
     config.update({timer: TimerConditionalEventDefinitionConverter for timer in TIMER_CLASSES})
     config.update({spec: EventConverter for spec in THROW_SPECS})

@@ -25,6 +25,7 @@ from engine.exceptions import FlowdeskError, TaskNotFound
 from engine.spiff.event_scopes import settle
 from engine.spiff.families import Family
 from engine.spiff.pruning import Pruner
+from engine.spiff.runner_calls import CallSteps
 from engine.spiff.runner_events import EventSteps
 from engine.spiff.serialization import workflow_from_json, workflow_to_json
 from engine.spiff.waits import WaitingEvent, trigger_events, waiting_events
@@ -125,7 +126,7 @@ def _activity_type(task: Any) -> str:
     return name[0].lower() + name[1:]
 
 
-class Runner(EventSteps):
+class Runner(EventSteps, CallSteps):
     """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
 
     def __init__(self, fam: Family, workflow: BpmnWorkflow, clock: Callable[[], datetime]) -> None:
@@ -209,7 +210,10 @@ class Runner(EventSteps):
 
         A boundary event with the same error code wins over one without a code (a catch-all).
         """
-        task = self._started_service_task(task_id)
+        return self._catch_error(self._started_service_task(task_id), code, variables)
+
+    def _catch_error(self, task: Any, code: str, variables: Mapping[str, Any]) -> StepResult | None:
+        """``task`` (a started service task or call activity) throws BPMN error ``code``; see throw_error."""
         catchers = [
             sibling
             for sibling in (task.parent.children if task.parent is not None else [])

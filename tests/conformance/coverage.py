@@ -89,9 +89,34 @@ COVERAGE: tuple[Row, ...] = (
     Row(
         "Tasks",
         "Call activity",
-        N,
+        S,
+        "the child is an instance of its own (own tasks, history; `superProcessInstance` in REST); "
+        "`calledElement` key or `${...}`, bindings latest / deployment / version / versionTag; "
+        '`camunda:in` / `camunda:out` (source, sourceExpression, `variables="all"`, businessKey), '
+        "nothing passed without them; an uncaught error end event in the child reaches the call "
+        "activity's error boundary",
+        f"{CONF}::test_call_activity_runs_its_child_and_takes_its_result_or_its_error",
+    ),
+    Row(
+        "Tasks",
+        "Call activity: boundary events, deletion, missing definition",
+        S,
+        "an interrupting boundary event (timer, message, error) or deleting the parent cancels the "
+        "child and what it called; a called key nobody deployed is an incident naming it, retried "
+        "by setting its retries",
+        "tests/engine/test_call_activities.py::"
+        "test_an_interrupting_timer_boundary_on_the_call_activity_cancels_the_child",
+    ),
+    Row(
+        "Tasks",
+        "Call activity: errors, multi-instance",
+        P,
+        "an error end event or a handler's `BpmnError` the child does not catch reaches the error "
+        "boundary events of the call activity and of the embedded subprocesses around it, not event "
+        "subprocesses of the parent nor the caller's caller; multi-instance call activities are "
         "refused at deploy time",
-        f"{CONF}::test_call_activity_is_refused_at_deploy",
+        "tests/engine/test_call_activities.py::"
+        "test_a_child_error_climbs_to_the_boundary_of_an_embedded_subprocess_around_the_call",
     ),
     # -- gateways --------------------------------------------------------------------------------
     Row(
@@ -303,8 +328,25 @@ COVERAGE: tuple[Row, ...] = (
         "Dialects",
         "Camunda 8 (zeebe) files, FEEL",
         P,
-        "job types, ioMapping, assignment; a FEEL subset; call activities not yet",
+        "job types, ioMapping, assignment; a FEEL subset",
         "tests/engine/test_camunda8_files.py::test_a_good_lead_goes_to_review_with_feel_mappings_and_assignment",
+    ),
+    Row(
+        "Dialects",
+        "Camunda 8 call activity",
+        S,
+        "`zeebe:calledElement processId` (text or FEEL), `propagateAllParentVariables`, "
+        "`propagateAllChildVariables`, `bindingType` latest / deployment / versionTag, `zeebe:ioMapping` "
+        "inputs and outputs (with outputs, only those come back)",
+        "tests/engine/test_camunda8_files.py::"
+        "test_zeebe_call_activities_map_variables_in_and_out_as_camunda_8_does",
+    ),
+    Row(
+        "Dialects",
+        "spiffworkflow and plain BPMN call activity",
+        S,
+        "`calledElement` is the process id; every variable goes in and comes back (SpiffWorkflow's semantic)",
+        "tests/engine/test_call_activities.py::test_spiff_and_plain_call_activities_pass_every_variable_in_and_out",
     ),
 )
 

@@ -138,12 +138,36 @@ def test_manual_and_plain_tasks_pass_the_token_on(engine: Engine) -> None:
     assert {"PackByHand", "Note"} <= passed
 
 
-def test_call_activity_is_refused_at_deploy(engine: Engine) -> None:
-    with pytest.raises(DeploymentError) as err:
-        deploy(engine, "call_activity")
-    [problem] = err.value.problems
-    assert (problem.element_id, problem.line) == ("Invoice", 9)
-    assert "call activities are not supported yet" in problem.message
+def run_jobs(engine: Engine) -> None:
+    """What a worker does: run due jobs (here: a child told its parent it ended) until none is left."""
+    for _ in range(20):
+        jobs = engine.jobs.acquire("conformance", kind=JobKind.HANDLER)
+        if not jobs:
+            return
+        engine.jobs.run(jobs[0].id, "conformance")
+
+
+@pytest.mark.parametrize(("approved", "after"), [(True, "Ship"), (False, "Rework")])
+def test_call_activity_runs_its_child_and_takes_its_result_or_its_error(
+    engine: Engine, approved: bool, after: str
+) -> None:
+    deploy(engine, "call_activity")
+    parent = engine.runtime.start(key="call_activity", variables={"amount": 100}, business_key="ORD-7")
+    [child] = engine.runtime.list(super_instance_id=parent.id)
+    assert (child.process_key, child.business_key, child.super_instance_id) == (
+        "invoicing",
+        "ORD-7",
+        parent.id,
+    )
+    assert engine.runtime.variables(child.id) == {"net": 100, "tax": 20.0}  # only what is mapped in
+    assert open_tasks(engine, parent.id) == [] and open_tasks(engine, child.id) == ["Post"]
+    complete(engine, child.id, "Post", {"approved": approved})
+    assert state(engine, child.id) == "COMPLETED"
+    run_jobs(engine)
+    assert open_tasks(engine, parent.id) == [after]
+    parent_vars = engine.runtime.variables(parent.id)
+    assert parent_vars.get("invoiceNumber") == ("INV-120" if approved else None)
+    assert "net" not in parent_vars  # only what is mapped out
 
 
 def deliver_thrown_events(engine: Engine) -> None:

@@ -145,3 +145,27 @@ def test_a_job_type_is_required(engine: Engine) -> None:
         engine.deployments.deploy([("z.bpmn", xml)])
     [problem] = err.value.problems
     assert problem.element_id == "Work" and 'add zeebe:taskDefinition type="..."' in problem.message
+
+
+def test_zeebe_call_activities_map_variables_in_and_out_as_camunda_8_does(engine: Engine) -> None:
+    engine.deployments.deploy([bpmn("zeebe_call_activity.bpmn")])
+    variables = {"order": {"amount": 20}, "auditProcess": "zeebe_audit"}
+    parent = engine.runtime.start(key="zeebe_order", variables=variables)
+
+    def step(activity: str, values: dict[str, Any]) -> dict[str, Any]:
+        [child] = engine.runtime.list(super_instance_id=parent.id)
+        seen = engine.runtime.variables(child.id)
+        [task] = engine.tasks.list(TaskQuery(instance_id=child.id))
+        assert task.activity_id == activity
+        engine.tasks.complete(task.id, values)
+        while jobs := engine.jobs.acquire("w", kind=JobKind.HANDLER):
+            assert engine.jobs.run(jobs[0].id, "w") == "completed"
+        return seen
+
+    # Every parent variable goes in, with the input mappings; only the output mapping comes back.
+    assert step("SetPrice", {"price": 41, "scratch": 1}) == {**variables, "doubled": 40}
+    assert engine.runtime.variables(parent.id) == {**variables, "finalPrice": 42}
+    # propagateAllChildVariables="false" and no output mapping: nothing comes back.
+    step("Check", {"audited": True})
+    assert engine.runtime.variables(parent.id) == {**variables, "finalPrice": 42}
+    assert [t.activity_id for t in engine.tasks.list(TaskQuery(instance_id=parent.id))] == ["Confirm"]

@@ -331,3 +331,8 @@ def test_fail_fast_shows_the_handler_traceback_and_script_errors(
 def test_missing_bpmn_file_says_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="a relative path is read from the current directory"):
         ProcessTest(tmp_path, "processes/no_such.bpmn")
+
+
+def test_handler_names_starting_with_flowdesk_are_the_engines_own() -> None:
+    with pytest.raises(ValueError, match="the engine's own"):
+        HandlerRegistry().register("flowdesk:call-activity", lambda ctx: None)

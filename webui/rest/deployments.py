@@ -51,5 +51,7 @@ def create() -> Any:
             "deployedCaseDefinitions": None,
             "deployedDecisionDefinitions": None,
             "deployedDecisionRequirementsDefinitions": None,
+            # Flowdesk's own: deployed, but worth a look (a call activity calling an undeployed key).
+            "warnings": [p.to_dict() for p in result.warnings],
         }
     )

@@ -37,7 +37,7 @@ def definition(d: DefinitionInfo) -> dict[str, Any]:
         "diagram": None,
         "suspended": False,
         "tenantId": None,
-        "versionTag": None,
+        "versionTag": d.version_tag,
         "historyTimeToLive": None,
         "startableInTasklist": True,
     }
@@ -99,8 +99,8 @@ def history_instance(i: InstanceInfo, d: DefinitionInfo | None) -> dict[str, Any
         "startUserId": i.started_by,
         "startActivityId": None,
         "deleteReason": "deleted" if i.state == "EXTERNALLY_TERMINATED" else None,
-        "rootProcessInstanceId": i.id,
-        "superProcessInstanceId": None,
+        "rootProcessInstanceId": i.root_instance_id or i.id,
+        "superProcessInstanceId": i.super_instance_id,
         "superCaseInstanceId": None,
         "caseInstanceId": None,
         "tenantId": None,
@@ -108,7 +108,9 @@ def history_instance(i: InstanceInfo, d: DefinitionInfo | None) -> dict[str, Any
     }
 
 
-def history_activity(a: ActivityRecord, process_key: str | None) -> dict[str, Any]:
+def history_activity(
+    a: ActivityRecord, process_key: str | None, called_instance_id: str | None = None
+) -> dict[str, Any]:
     return {
         "id": a.id,
         "parentActivityInstanceId": a.instance_id,
@@ -120,7 +122,7 @@ def history_activity(a: ActivityRecord, process_key: str | None) -> dict[str, An
         "processInstanceId": a.instance_id,
         "executionId": a.instance_id,
         "taskId": a.id if a.activity_type == "userTask" else None,
-        "calledProcessInstanceId": None,
+        "calledProcessInstanceId": called_instance_id,
         "calledCaseInstanceId": None,
         "assignee": None,
         "startTime": camunda_time(a.started_at),

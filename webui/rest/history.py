@@ -36,6 +36,9 @@ def instances() -> Any:
         finished=finished,
         first=int_arg("firstResult", 0) or 0,
         max_results=int_arg("maxResults"),
+        super_instance_id=request.args.get("superProcessInstanceId"),
+        sub_instance_id=request.args.get("subProcessInstanceId"),
+        roots_only=bool_arg("rootProcessInstances") is True,
     )
     defs = _definitions({i.definition_id for i in items})
     return jsonify([formats.history_instance(i, defs.get(i.definition_id)) for i in items])
@@ -60,7 +63,8 @@ def activities() -> Any:
         max_results=int_arg("maxResults"),
     )
     keys = {d.id: d.key for d in _definitions({a.definition_id for a in items}).values()}
-    return jsonify([formats.history_activity(a, keys.get(a.definition_id)) for a in items])
+    called = engine().history.called_instances([a.id for a in items if a.activity_type == "callActivity"])
+    return jsonify([formats.history_activity(a, keys.get(a.definition_id), called.get(a.id)) for a in items])
 
 
 @bp.get("/history/task")

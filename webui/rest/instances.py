@@ -18,6 +18,8 @@ def _filters() -> dict[str, Any]:
         "process_key": request.args.get("processDefinitionKey"),
         "business_key": request.args.get("businessKey"),
         "definition_id": request.args.get("processDefinitionId"),
+        "super_instance_id": request.args.get("superProcessInstance"),
+        "sub_instance_id": request.args.get("subProcessInstance"),
     }
 
 
