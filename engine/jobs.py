@@ -243,6 +243,29 @@ class JobService:
             job.locked_until = None
         self._notify()
 
+    def variables(self, jobs: Collection[JobInfo]) -> dict[str, dict[str, Any]]:
+        """What each job's service task sees, by job id: the process variables and the task's own,
+        such as a multi-instance element variable and ``loopCounter`` (Camunda's local variables).
+
+        Each instance is loaded once, however many of its jobs are asked about.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        with self.database.read() as session:
+            runners: dict[str, Runner | None] = {}
+            for job in jobs:
+                if job.instance_id not in runners:
+                    instance = session.get(ProcessInstance, job.instance_id)
+                    runners[job.instance_id] = (
+                        None if instance is None else self.loader.load(session, instance)[1]
+                    )
+                runner = runners[job.instance_id]
+                if runner is None:
+                    found[job.id] = {}
+                    continue
+                item = next((w for w in runner.waiting_service_tasks() if w.task_id == job.task_id), None)
+                found[job.id] = dict(item.data) if item is not None else runner.variables()
+        return found
+
     def extend_lock(self, job_id: str, worker_id: str, new_duration_ms: int) -> None:
         if new_duration_ms <= 0:
             raise InvalidRequest("newDuration must be a positive number of milliseconds")

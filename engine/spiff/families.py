@@ -23,13 +23,19 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, ParallelGatewayConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import (
+    BpmnTaskSpecConverter,
+    MultiInstanceTaskConverter,
+    ParallelGatewayConverter,
+)
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
+    CallActivity,
     IntermediateCatchEvent,
     ManualTask,
     NoneTask,
     ReceiveTask,
+    ScriptTask,
     ServiceTask,
     StartEvent,
 )
@@ -40,9 +46,15 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaIntermediateCatchEventParser,
     CamundaStartEventParser,
 )
-from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (
+    CamundaTaskParser,
+    ScriptTaskParser,
+    SubWorkflowParser,
+    UserTaskParser,
+)
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
+from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
 from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffBoundaryEventParser,
     SpiffIntermediateCatchEventParser,
@@ -61,6 +73,11 @@ from engine.spiff.messages import (
     CamundaMessageParsing,
     FlowdeskCamundaMessage,
     FlowdeskCamundaReceiveTaskParser,
+)
+from engine.spiff.multi_instance import (
+    CamundaMultiInstanceParsing,
+    CamundaParallelMultiInstance,
+    CamundaSequentialMultiInstance,
 )
 from engine.spiff.timers import TIMER_CLASSES, TimerParsing
 
@@ -132,16 +149,28 @@ def _event_parsers(
     }
 
 
+def _camunda_loops(parser: type[Any]) -> type[Any]:
+    """``parser`` reading multi-instance loops as Camunda 7 does (engine.spiff.multi_instance)."""
+    return type(f"Flowdesk{parser.__name__}", (CamundaMultiInstanceParsing, parser), {})
+
+
+_CAMUNDA_TASK = _camunda_loops(CamundaTaskParser)
+
+
 class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
-    # Send and business rule tasks bound to a handler behave as service tasks: they wait for a job.
+    # Service, send and business rule tasks bound to a handler wait for a job (engine.executor).
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
-        full_tag("sendTask"): (CamundaTaskParser, ServiceTask),
-        full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
+        full_tag("userTask"): (_camunda_loops(UserTaskParser), CamundaUserTask),
+        full_tag("scriptTask"): (_camunda_loops(ScriptTaskParser), ScriptTask),
+        full_tag("subProcess"): (_camunda_loops(SubWorkflowParser), CallActivity),
+        full_tag("serviceTask"): (_CAMUNDA_TASK, ServiceTask),
+        full_tag("sendTask"): (_CAMUNDA_TASK, ServiceTask),
+        full_tag("businessRuleTask"): (_CAMUNDA_TASK, ServiceTask),
         # SpiffWorkflow makes both wait for a person, who would have nothing to do in them.
-        full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
-        full_tag("task"): (CamundaTaskParser, PassThroughTask),
+        full_tag("manualTask"): (_CAMUNDA_TASK, PassThroughManualTask),
+        full_tag("task"): (_CAMUNDA_TASK, PassThroughTask),
         full_tag("receiveTask"): (FlowdeskCamundaReceiveTaskParser, ReceiveTask),
         **_event_parsers(
             CamundaStartEventParser,
@@ -179,6 +208,8 @@ def _serializer(config: dict[Any, Any]) -> Any:
         MergingParallelGateway: ParallelGatewayConverter,
         PassThroughManualTask: BpmnTaskSpecConverter,
         PassThroughTask: BpmnTaskSpecConverter,
+        CamundaParallelMultiInstance: MultiInstanceTaskConverter,
+        CamundaSequentialMultiInstance: MultiInstanceTaskConverter,
     }
     config.update({timer: TimerConditionalEventDefinitionConverter for timer in TIMER_CLASSES})
     registry = _register_data_types(BpmnWorkflowSerializer.configure(config))

@@ -22,6 +22,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.exceptions import FlowdeskError, TaskNotFound
+from engine.spiff import walk
+from engine.spiff.engine_steps import run_engine_steps
 from engine.spiff.event_scopes import settle
 from engine.spiff.families import Family
 from engine.spiff.pruning import Pruner
@@ -30,6 +32,8 @@ from engine.spiff.serialization import workflow_from_json, workflow_to_json
 from engine.spiff.waits import WaitingEvent, trigger_events, waiting_events
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+# Every completed task makes the library look for WAITING tasks; engine.spiff.walk makes that cheap.
+walk.install()
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,7 @@ class Runner(EventSteps):
 
         current: Any = None
         try:
-            self.workflow.do_engine_steps(will_complete_task=will, did_complete_task=did)
+            run_engine_steps(self.workflow, will, did)
         except _HostFailure as failure:
             raise failure.original from None
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:
@@ -282,7 +286,15 @@ class Runner(EventSteps):
         for task in self._walk():
             spec = task.task_spec
             # A boundary event waits as long as its activity runs; it enters history only if it fires.
-            if spec.bpmn_id is not None and task.id not in seen and not isinstance(spec, BoundaryEvent):
+            # An open task reported by an earlier step has nothing new to say (history inserts an
+            # activity when first reported and updates it only when it ends); skipping it keeps a
+            # step's cost from growing with every task open beside it (1,000 multi-instance items).
+            if (
+                spec.bpmn_id is not None
+                and task.id not in seen
+                and not task.internal_data.get(_RECORDED)
+                and not isinstance(spec, BoundaryEvent)
+            ):
                 result.events.append(self._event(task, ended=False))
         if result.error is None and self.workflow.subprocesses:
             cancelled = settle(self.workflow)
@@ -384,7 +396,7 @@ class Runner(EventSteps):
         open_ids: list[str] = []
         merged: dict[str, Any] = {}
         any_open = False
-        open_tasks: list[Any] = self.workflow.get_tasks(state=_OPEN)
+        open_tasks: list[Any] = list(walk.iter_tasks(self.workflow.task_tree, _OPEN))
         for task in open_tasks:
             spec = task.task_spec
             any_open = True
