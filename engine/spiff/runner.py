@@ -24,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.exceptions import FlowdeskError, TaskNotFound
 from engine.spiff import walk
 from engine.spiff.engine_steps import run_engine_steps
-from engine.spiff.event_scopes import settle
+from engine.spiff.event_scopes import finish_interrupted_scopes, settle
 from engine.spiff.families import Family
 from engine.spiff.pruning import Pruner
 from engine.spiff.runner_events import EventSteps
@@ -301,6 +301,8 @@ class Runner(EventSteps):
             if cancelled:
                 self._cancellations(cancelled, result)
                 return self._run_engine(result)
+            if finish_interrupted_scopes(self.workflow):
+                return self._run_engine(result)
         return result
 
     def _enclosing_first(self, task: Any, result: StepResult) -> None:
@@ -414,7 +416,7 @@ class Runner(EventSteps):
             merged = dict(self.workflow.data)
         elif not any_open and self.workflow.last_task is not None:
             merged = dict(self.workflow.last_task.data)
-        if self.workflow.spec.start.trigger_specs:
+        if self.workflow.spec.start.trigger_specs or self.workflow.subprocesses:
             events += trigger_events(self.workflow)
         self._snapshot = Snapshot(ready, waiting, open_ids, merged, events)
         return open_tasks
