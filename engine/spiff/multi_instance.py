@@ -89,12 +89,15 @@ class CamundaLoop:
         else:
             child.internal_data["item"] = item
         child.internal_data[LOCALS] = self._local_names()
-        # The instance inherits the process data first; its own variables then shadow any of the
-        # same name (Camunda's local variables), which the library's version refuses instead.
-        child.task_spec._update(child)
-        child.data[LOOP_COUNTER] = index
+        own = {LOOP_COUNTER: index}
         if self.input_item is not None:
-            child.data[self.input_item.bpmn_id] = deepcopy(item)
+            own[self.input_item.bpmn_id] = deepcopy(item)
+        # Set before the update for an embedded subprocess, which copies its data on in it; set
+        # again after, as the instance's own variables shadow process variables of the same name
+        # (Camunda's local variables; the library's version refuses such a name instead).
+        child.data.update(own)
+        child.task_spec._update(child)
+        child.data.update(own)
 
     def _counts(self, my_task: Any) -> dict[str, int]:
         total = my_task.internal_data.get(_TOTAL, 0)

@@ -118,6 +118,13 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Tasks",
+        "Multi-instance embedded subprocess",
+        S,
+        "each run has its own element variable and `loopCounter`",
+        f"{MI}::test_multi_instance_embedded_subprocess_runs_once_per_item",
+    ),
+    Row(
+        "Tasks",
         "Multi-instance service task (external worker)",
         S,
         "one external task per item, fetched with its own element variable",
@@ -269,10 +276,17 @@ COVERAGE: tuple[Row, ...] = (
     Row(
         "Events",
         "Event subprocess (timer, message, signal start)",
-        P,
-        "interrupting or not; message and signal starts nested inside an embedded subprocess are not "
-        "subscribed yet",
+        S,
+        "interrupting or not; a timer-started one sees the variables of when it fires",
         f"{MESSAGES}::test_message_event_subprocess_cancels_the_order_at_any_point",
+    ),
+    Row(
+        "Events",
+        "Event subprocess inside an embedded subprocess (message, signal start)",
+        S,
+        "subscribed while the embedded subprocess runs; interrupting ends only that subprocess",
+        "tests/engine/test_nested_event_subprocesses.py::"
+        "test_nested_message_event_subprocess_interrupts_only_its_subprocess",
     ),
     Row(
         "Events",

@@ -113,3 +113,13 @@ def test_multi_instance_external_task_is_one_external_task_per_item(engine: Engi
     variables = engine.runtime.variables(instance.id)
     assert [variables[f"tracking_P{i}"] for i in (1, 2, 3)] == ["T-P1", "T-P2", "T-P3"]
     assert engine.tasks.list(TaskQuery(instance_id=instance.id))[0].activity_id == "Review"
+
+
+def test_multi_instance_embedded_subprocess_runs_once_per_item(engine: Engine) -> None:
+    deploy(engine, "multi_instance_subprocess")
+    instance = engine.runtime.start(key="multi_instance_subprocess", variables={"lines": [1, 2, 3]})
+    assert open_tasks(engine, instance.id) == ["Review"]
+    variables = engine.runtime.variables(instance.id)
+    assert variables["total"] == 6 and variables["last_line"] == 2
+    assert "line" not in variables and "loopCounter" not in variables
+    assert len(ran(engine, instance.id, "Price")) == 3
