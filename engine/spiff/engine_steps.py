@@ -3,8 +3,9 @@
 The rounds are the library's: the active subprocesses, deepest first, each until nothing in it is
 ready, then the top workflow, again while anything ran or a subprocess started. Two differences:
 
-* A round collects the READY tasks with ``walk.iter_tasks``, and only after a flat look at the
-  task dictionary found one (most rounds at the end of a step find none).
+* A round collects the READY tasks with ``walk.iter_tasks``, and only when a READY task that is not
+  a user task may exist (``walk.has_ready_engine_task``): most rounds at the end of a step find
+  none, and 1,000 open user tasks would otherwise make every round walk the tree.
 * A task collected at the start of a round runs only if it is still READY when its turn comes:
   a task run earlier in the round may have cancelled it (a completion condition ending a parallel
   multi-instance, an interrupting event, a terminate end event). The library runs it anyway, and
@@ -18,14 +19,14 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
-from engine.spiff.walk import any_in_state, iter_tasks
+from engine.spiff.walk import has_ready_engine_task, iter_tasks
 
 Callback = Callable[[Any], None]
 
 
 def _run_ready(workflow: Any, will: Callback, did: Callback) -> int:
-    if not any_in_state(workflow, TaskState.READY) and not _ready_in_subprocesses(workflow):
-        return 0
+    if not has_ready_engine_task(workflow) and not _ready_in_subprocesses(workflow):
+        return 0  # the walk below would find nothing to run
     count = 0
     for task in list(iter_tasks(workflow.task_tree, TaskState.READY)):
         if task.task_spec.manual or not task.has_state(TaskState.READY):
@@ -41,7 +42,7 @@ def _ready_in_subprocesses(workflow: Any) -> bool:
     # The library's walk from a workflow's root also enters the subprocesses hanging from it.
     top = workflow.top_workflow
     return any(
-        any_in_state(sub, TaskState.READY) for sub in top.subprocesses.values() if _below(sub, workflow)
+        has_ready_engine_task(sub) for sub in top.subprocesses.values() if _below(sub, workflow)
     )
 
 

@@ -10,7 +10,8 @@ the process (the later write wins). The completion condition sees ``nrOfInstance
 
 Counting is kept in the multi-instance task's ``internal_data``, so a completion costs the same
 whatever the number of instances (the library's own checks walk every instance per completion,
-which makes a 1,000-item parallel multi-instance quadratic).
+which makes a 1,000-item parallel multi-instance quadratic, and it keeps the id of every merged
+instance in the stored state).
 
 A parallel multi-instance keeps its own data as it was when the instances were created: each
 instance's changes are measured against it and collected in ``internal_data['changes']``, applied
@@ -33,14 +34,19 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 from SpiffWorkflow.util.task import TaskState
 
 LOOP_COUNTER = "loopCounter"
-# Set on each instance: names that stay in the instance (never merged into the process).
-LOCALS = "flowdesk_locals"
 _CHANGES = "changes"
 _REMOVED = "removed"
 _TOTAL = "total"
 _DONE = "completed"
 _CREATED = "created"
 _MISSING = object()
+_CANCELLED = "_flowdesk_cancelled_instances"  # on the top workflow object, never stored
+
+
+def take_cancelled(workflow: Any) -> list[Any]:
+    """The instances a completion condition cancelled since the last call (``workflow``: the top)."""
+    found: list[Any] = workflow.__dict__.pop(_CANCELLED, [])
+    return found
 
 
 def changes_of(
@@ -68,6 +74,7 @@ class CamundaLoop:
     condition: str | None
 
     def _local_names(self) -> list[str]:
+        """The names that stay in each instance, never merged into the process."""
         names = [LOOP_COUNTER]
         if self.input_item is not None:
             names.append(self.input_item.bpmn_id)
@@ -88,7 +95,6 @@ class CamundaLoop:
             child.internal_data["key_or_index"] = key_or_index
         else:
             child.internal_data["item"] = item
-        child.internal_data[LOCALS] = self._local_names()
         own = {LOOP_COUNTER: index}
         if self.input_item is not None:
             own[self.input_item.bpmn_id] = deepcopy(item)
@@ -116,7 +122,6 @@ class CamundaLoop:
         return bool(my_task.workflow.script_engine.evaluate(child, self.condition, external_context=context))
 
     def _record_done(self, my_task: Any, child: Any) -> None:
-        my_task.internal_data.setdefault("merged", []).append(str(child.id))
         my_task.internal_data[_DONE] = my_task.internal_data.get(_DONE, 0) + 1
 
     def _total(self, my_task: Any) -> int:
@@ -141,12 +146,11 @@ def raise_missing(spec: Any, my_task: Any) -> None:
 
 class CamundaParallelMultiInstance(CamundaLoop, ParallelMultiInstanceTask):  # type: ignore[misc]
     def _update_hook(self, my_task: Any) -> Any:
-        if my_task.has_state(TaskState.STARTED):
-            return None  # the instances run: nothing to decide again
+        if my_task.has_state(TaskState.STARTED | TaskState.READY):
+            return None  # the instances run or have run: nothing to decide again
         # The library's multi-instance _update_hook would create the instances through its own
         # bookkeeping; only the BPMN part (data inheritance, data associations) is wanted here.
         BpmnTaskSpec._update_hook(self, my_task)
-        my_task.internal_data["merged"] = []
         my_task.internal_data[_TOTAL] = self._total(my_task)
         my_task.internal_data[_CHANGES] = {}
         my_task.internal_data[_REMOVED] = []
@@ -169,7 +173,7 @@ class CamundaParallelMultiInstance(CamundaLoop, ParallelMultiInstanceTask):  # t
         my_task = child.parent
         if not my_task.has_state(TaskState.STARTED):
             return  # the activity already completed (completion condition): a late instance
-        changed, removed = changes_of(child.data, my_task.data, set(child.internal_data.get(LOCALS, ())))
+        changed, removed = changes_of(child.data, my_task.data, set(self._local_names()))
         changes = my_task.internal_data[_CHANGES]
         gone = my_task.internal_data[_REMOVED]
         for key in changed:
@@ -183,9 +187,12 @@ class CamundaParallelMultiInstance(CamundaLoop, ParallelMultiInstanceTask):  # t
         self._record_done(my_task, child)
         scope = {**my_task.data, **changes}
         if self.condition_met(my_task, child, scope):
-            for other in self._instances(my_task):
-                if not other.has_state(TaskState.FINISHED_MASK):
-                    other.cancel()
+            cancelled = [o for o in self._instances(my_task) if not o.has_state(TaskState.FINISHED_MASK)]
+            for other in cancelled:
+                other.cancel()
+            # The runner ends them in history as cancelled (take_cancelled).
+            top = my_task.workflow.top_workflow
+            setattr(top, _CANCELLED, [*getattr(top, _CANCELLED, []), *cancelled])
             self._finish(my_task)
         elif my_task.internal_data[_DONE] >= my_task.internal_data[_TOTAL]:
             self._finish(my_task)
@@ -202,10 +209,9 @@ class CamundaParallelMultiInstance(CamundaLoop, ParallelMultiInstanceTask):  # t
 
 class CamundaSequentialMultiInstance(CamundaLoop, SequentialMultiInstanceTask):  # type: ignore[misc]
     def _update_hook(self, my_task: Any) -> Any:
-        if my_task.has_state(TaskState.STARTED):
+        if my_task.has_state(TaskState.STARTED | TaskState.READY):
             return None
         BpmnTaskSpec._update_hook(self, my_task)
-        my_task.internal_data["merged"] = []
         my_task.internal_data[_TOTAL] = self._total(my_task)
         if my_task.internal_data[_TOTAL] == 0:
             return True
@@ -230,7 +236,7 @@ class CamundaSequentialMultiInstance(CamundaLoop, SequentialMultiInstanceTask): 
         my_task = child.parent
         if not my_task.has_state(TaskState.STARTED):
             return
-        changed, removed = changes_of(child.data, my_task.data, set(child.internal_data.get(LOCALS, ())))
+        changed, removed = changes_of(child.data, my_task.data, set(self._local_names()))
         my_task.data.update(changed)
         for key in removed:
             my_task.data.pop(key, None)

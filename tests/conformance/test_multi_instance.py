@@ -54,11 +54,11 @@ def test_multi_instance_completion_condition_ends_it_early(engine: Engine) -> No
     )
     assert open_tasks(engine, instance.id) == ["Review"]
     variables = engine.runtime.variables(instance.id)
-    # ${nrOfCompletedInstances >= 2}: the third and fourth parallel runs are cancelled before
-    # they run (history shows the two that ran).
+    # ${nrOfCompletedInstances >= 2}: the third and fourth parallel runs are cancelled, never run.
     assert variables["chosen"] == "s2"
     quotes = ran(engine, instance.id, "Quote")[1:]
-    assert [r.canceled for r in quotes] == [False, False]
+    assert [r.canceled for r in quotes] == [False, False, True, True]
+    assert all(r.ended_at is not None for r in quotes)
     # loopCardinality ${maxAttempts} with ${reached || ...}: the sequential loop stops at the third.
     assert variables["attempts"] == 3 and variables["reached"] is True
     assert len(ran(engine, instance.id, "Attempt")) == 1 + 3
