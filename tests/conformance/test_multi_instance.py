@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from engine import Engine, TaskQuery
-from engine.db.models import JobKind
+from engine.db.models import JobKind, ProcessInstance
 from engine.handlers import HandlerContext, HandlerRegistry
 from tests.conformance.test_elements import complete, deploy, open_tasks, state
 
@@ -21,6 +23,12 @@ def ran(engine: Engine, instance_id: str, activity_id: str) -> list[Any]:
     return [a for a in engine.history.activities(instance_id=instance_id) if a.activity_id == activity_id]
 
 
+def stored_state(engine: Engine, instance_id: str) -> str:
+    with engine.database.engine.connect() as conn:
+        query = select(ProcessInstance.workflow).where(ProcessInstance.id == instance_id)
+        return str(conn.execute(query).scalar_one())
+
+
 def test_multi_instance_script_task_parallel_runs_once_per_item(engine: Engine) -> None:
     deploy(engine, "multi_instance_script_parallel")
     instance = engine.runtime.start(key="multi_instance_script_parallel", variables={"lines": LINES})
@@ -32,6 +40,8 @@ def test_multi_instance_script_task_parallel_runs_once_per_item(engine: Engine) 
     assert variables["lines"] == LINES  # Camunda leaves the collection alone
     rows = ran(engine, instance.id, "PriceLine")
     assert len(rows) == 4 and all(r.ended_at is not None and not r.canceled for r in rows)
+    # The finished instances are not kept in the stored state once the activity completed.
+    assert "PriceLine [child]" not in stored_state(engine, instance.id)
 
 
 def test_multi_instance_script_task_sequential_sees_each_earlier_run(engine: Engine) -> None:
