@@ -304,6 +304,36 @@ class JobService:
             job.locked_until = None
         self._notify()
 
+    def variables(self, jobs: Collection[JobInfo]) -> dict[str, dict[str, Any]]:
+        """What each job's service task sees, by job id: the process variables and the task's own
+        (Camunda's local variables): a multi-instance element variable and ``loopCounter``, and the
+        task's ``camunda:inputOutput`` input parameters, which win over process variables.
+
+        Each instance is loaded once, however many of its jobs are asked about.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        with self.database.read() as session:
+            loaded_runners: dict[str, tuple[Any, Runner] | None] = {}
+            for job in jobs:
+                if job.instance_id not in loaded_runners:
+                    instance = session.get(ProcessInstance, job.instance_id)
+                    loaded_runners[job.instance_id] = (
+                        None if instance is None else self.loader.load(session, instance)
+                    )
+                pair = loaded_runners[job.instance_id]
+                if pair is None:
+                    found[job.id] = {}
+                    continue
+                loaded, runner = pair
+                item = next((w for w in runner.waiting_service_tasks() if w.task_id == job.task_id), None)
+                if item is None:
+                    found[job.id] = runner.variables()
+                    continue
+                model = loaded.model.service_tasks.get(job.activity_id)
+                inputs = self.executor.inputs(model, item.data) if model is not None and model.inputs else {}
+                found[job.id] = {**item.data, **inputs}
+        return found
+
     def extend_lock(self, job_id: str, worker_id: str, new_duration_ms: int) -> None:
         if new_duration_ms <= 0:
             raise InvalidRequest("newDuration must be a positive number of milliseconds")
@@ -319,24 +349,6 @@ class JobService:
             job.locked_by = None
             job.locked_until = None
         self._notify()
-
-    def task_variables(self, job: JobInfo) -> dict[str, Any]:
-        """The variables an external worker sees: the instance's, and the task's input parameters.
-
-        Camunda 7 delivers ``camunda:inputOutput`` input parameters as local variables of the
-        external task, so they appear (and win over process variables of the same name).
-        """
-        with self.database.read() as session:
-            instance = session.get(ProcessInstance, job.instance_id)
-            if instance is None:
-                raise JobNotFound(f"the process instance of job {job.id} is gone", job_id=job.id)
-            loaded, runner = self.loader.load(session, instance)
-            values = runner.variables()
-            model = loaded.model.service_tasks.get(job.activity_id)
-            item = next((w for w in runner.waiting_service_tasks() if w.task_id == job.task_id), None)
-            if model is None or not model.inputs or item is None:
-                return values
-            return {**values, **self.executor.inputs(model, item.data)}
 
     # -- queries and incidents -----------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.timers import is_timer
+
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _NON_INTERRUPTING = "Non-Interrupting"
 _INTERRUPTING = "Interrupting"
@@ -111,12 +113,58 @@ def settle(workflow: Any) -> list[Any]:
     return cancelled
 
 
-def interrupted(workflow: Any) -> bool:
-    """True once an interrupting event subprocess of the process has fired: nothing else can start."""
+def refresh_due_starts(workflow: Any) -> None:
+    """Give each due timer start of an event subprocess the variables of its scope as they are now.
+
+    SpiffWorkflow creates a timer-started event subprocess when its scope begins, so its start
+    event holds the variables of that moment; when the timer fires (the start is READY, about to
+    run) the event subprocess must see what the scope holds now, as a message-started one does.
+    """
+    for task_id, sub in list(workflow.subprocesses.items()):
+        if not _is_event_subprocess(sub):
+            continue
+        starts = [
+            s
+            for s in _start_events(sub)
+            if s.has_state(TaskState.READY) and is_timer(s.task_spec.event_definition)
+        ]
+        owner = workflow.get_task_from_id(task_id) if starts else None
+        if owner is None:
+            continue
+        now = scope_data(workflow, owner)
+        for start in starts:
+            start.data.update(now)
+
+
+def finish_interrupted_scopes(workflow: Any) -> bool:
+    """End each embedded subprocess whose interrupting event subprocess has run to its end.
+
+    SpiffWorkflow ends a workflow when its End task runs, which the cancelled main flow of an
+    interrupted scope never reaches. The process itself counts as complete once nothing is open
+    (``is_completed``), but an embedded subprocess must end explicitly for its parent to go on:
+    it ends here with the data of its last task, the event subprocess, as its End would.
+    Returns whether any ended (the engine then runs on).
+    """
+    ended = False
+    for sub in list(workflow.subprocesses.values()):
+        if sub.completed or sub.last_task is None or not interrupted(workflow, sub):
+            continue
+        if any(not task.has_state(TaskState.FINISHED_MASK) for task in sub.tasks.values()):
+            continue
+        sub._mark_complete(sub.last_task)
+        sub.completed_event(sub)
+        ended = True
+    return ended
+
+
+def interrupted(workflow: Any, scope: Any = None) -> bool:
+    """True once an interrupting event subprocess of ``scope`` (the process, or one of its embedded
+    subprocesses) has fired: nothing else of that scope can start."""
+    scope = workflow if scope is None else scope
     return any(
         task.internal_data.get(_HANDLED)
         for task_id in workflow.subprocesses
-        if (task := workflow.get_task_from_id(task_id)) is not None and task.workflow is workflow
+        if (task := workflow.get_task_from_id(task_id)) is not None and task.workflow is scope
     )
 
 

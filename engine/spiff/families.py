@@ -31,16 +31,19 @@ from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditio
 from SpiffWorkflow.bpmn.serializer.default.task_spec import (
     BpmnTaskSpecConverter,
     EventConverter,
+    MultiInstanceTaskConverter,
     ParallelGatewayConverter,
 )
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
+    CallActivity,
     EndEvent,
     IntermediateCatchEvent,
     IntermediateThrowEvent,
     ManualTask,
     NoneTask,
     ReceiveTask,
+    ScriptTask,
     ServiceTask,
     StartEvent,
 )
@@ -56,9 +59,15 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaEventDefinitionParser as CamundaEventParser,
 )
-from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import (
+    CamundaTaskParser,
+    ScriptTaskParser,
+    SubWorkflowParser,
+    UserTaskParser,
+)
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
+from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
 from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffBoundaryEventParser,
     SpiffEndEventParser,
@@ -82,6 +91,11 @@ from engine.spiff.messages import (
     CamundaMessageParsing,
     FlowdeskCamundaMessage,
     FlowdeskCamundaReceiveTaskParser,
+)
+from engine.spiff.multi_instance import (
+    CamundaMultiInstanceParsing,
+    CamundaParallelMultiInstance,
+    CamundaSequentialMultiInstance,
 )
 from engine.spiff.throws import THROW_SPECS, send_parser, throw_parser
 from engine.spiff.timers import TIMER_CLASSES, TimerParsing
@@ -183,27 +197,39 @@ def _unbound(node: Any) -> bool:
     return False
 
 
+def _camunda_loops(parser: type[Any]) -> type[Any]:
+    """``parser`` reading multi-instance loops as Camunda 7 does (engine.spiff.multi_instance)."""
+    return type(f"Flowdesk{parser.__name__}", (CamundaMultiInstanceParsing, parser), {})
+
+
+_CAMUNDA_TASK = _camunda_loops(CamundaTaskParser)
+
+
 class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
-    # Send and business rule tasks bound to a handler behave as service tasks: they wait for a job.
+    # Service, send and business rule tasks bound to a handler wait for a job (engine.executor).
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         **_JOINS,
-        # A send task without implementation sends a message that Flowdesk correlates.
+        full_tag("userTask"): (_camunda_loops(UserTaskParser), CamundaUserTask),
+        full_tag("scriptTask"): (_camunda_loops(ScriptTaskParser), ScriptTask),
+        full_tag("subProcess"): (_camunda_loops(SubWorkflowParser), CallActivity),
+        full_tag("serviceTask"): (_CAMUNDA_TASK, ServiceTask),
+        # A send task without implementation sends a message that Flowdesk correlates; a bound one
+        # parses as a service task, with Camunda's multi-instance loops.
         full_tag("sendTask"): (
-            # CamundaTaskParser: bound send tasks parse as before (camunda:collection on loops).
             send_parser(
                 SendTaskParser,
                 CamundaMessageParsing,
                 CamundaEventParser,
-                CamundaTaskParser,
+                _CAMUNDA_TASK,
                 bound=_camunda_sends,
             ),
             ServiceTask,
         ),
-        full_tag("businessRuleTask"): (CamundaTaskParser, ServiceTask),
+        full_tag("businessRuleTask"): (_CAMUNDA_TASK, ServiceTask),
         # SpiffWorkflow makes both wait for a person, who would have nothing to do in them.
-        full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
-        full_tag("task"): (CamundaTaskParser, PassThroughTask),
+        full_tag("manualTask"): (_CAMUNDA_TASK, PassThroughManualTask),
+        full_tag("task"): (_CAMUNDA_TASK, PassThroughTask),
         full_tag("receiveTask"): (FlowdeskCamundaReceiveTaskParser, ReceiveTask),
         # A call activity starts a separate instance (engine.calls); embedded subprocesses keep
         # SpiffWorkflow's CallActivity class, which this parser gives them.
@@ -255,6 +281,8 @@ def _serializer(config: dict[Any, Any]) -> Any:
         PassThroughTask: BpmnTaskSpecConverter,
         CalledProcessTask: BpmnTaskSpecConverter,
         SpiffCalledProcessTask: SpiffBpmnTaskConverter,
+        CamundaParallelMultiInstance: MultiInstanceTaskConverter,
+        CamundaSequentialMultiInstance: MultiInstanceTaskConverter,
     }
     config.update({timer: TimerConditionalEventDefinitionConverter for timer in TIMER_CLASSES})
     config.update({spec: EventConverter for spec in THROW_SPECS})

@@ -70,6 +70,28 @@ def deliver(task: Any, definition: Any, variables: Mapping[str, Any]) -> None:
     task.task_spec._update(task)
 
 
+def trigger_within(
+    workflow: Any, scope: Any, name: str, definition: Any, variables: Mapping[str, Any]
+) -> None:
+    """Start event subprocess ``name`` of the embedded subprocess ``scope`` with the event.
+
+    SpiffWorkflow starts event subprocesses by message or signal only at the top of the process
+    (``catch`` looks at the process's own triggers), so one inside an embedded subprocess is
+    created here the way the library creates a top-level one, and its start event catches.
+    """
+    child_id = scope.spec.start.trigger_wf(scope.task_tree, name)
+    owner = workflow.get_task_from_id(child_id)
+    subprocess = workflow.subprocesses.get(child_id)
+    if subprocess is None or owner is None:
+        return
+    for task in subprocess.get_tasks(state=TaskState.WAITING):
+        if getattr(task.task_spec, "event_definition", None) == definition:
+            # The scope's variables as they are now, then the event's (as ``trigger`` does).
+            task.data.update(scope_data(workflow, owner))
+            deliver(task, definition, variables)
+            return
+
+
 def trigger(workflow: Any, definition: Any, variables: Mapping[str, Any]) -> None:
     """Deliver to a message start of an event subprocess: SpiffWorkflow creates the subprocess."""
     workflow.catch(BpmnEvent(definition, payload=dict(variables)))

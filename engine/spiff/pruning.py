@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
 # Prune when the open frontier is this deep; keep this many finished levels above it. Small on
@@ -102,6 +103,40 @@ def prune(workflow: Any, keep: int = KEEP_LEVELS) -> int:
     return removed
 
 
+def drop_instances(task: Any) -> int:
+    """Drop the instances of a multi-instance activity that has just completed; returns how many.
+
+    A 1,000-item multi-instance leaves 1,000 finished siblings at one depth, which the depth rule
+    above keeps until the process has moved 30 levels on: every later step would store and load
+    them again (~450 bytes each). Once the activity has completed nothing reads them: their data
+    was merged into the activity's, history has them, and the activity's own bookkeeping is counts.
+    """
+    spec = task.task_spec
+    if not isinstance(spec, MultiInstanceTask) or not task.has_state(TaskState.COMPLETED):
+        return 0
+    workflow = task.workflow
+    instances = [
+        child
+        for child in (workflow.tasks.get(c) for c in task._children)
+        if child is not None and child.task_spec.name == spec.task_spec
+    ]
+    if not instances or any(
+        not child.has_state(TaskState.FINISHED_MASK) or child._children for child in instances
+    ):
+        return 0  # never cut an open instance, nor one with tasks of its own below it
+    top = workflow.top_workflow
+    gone = set()
+    for child in instances:
+        if child.id in top.subprocesses:
+            top.delete_subprocess(child)
+        workflow.tasks.pop(child.id, None)
+        gone.add(child.id)
+    task._children = [c for c in task._children if c not in gone]
+    if getattr(workflow, "last_task", None) is not None and workflow.last_task.id in gone:
+        workflow.last_task = task
+    return len(gone)
+
+
 class Pruner:
     """Called after each task the engine runs; prunes a tree once its frontier gets deep.
 
@@ -116,6 +151,7 @@ class Pruner:
         self.pruned = 0
 
     def after(self, task: Any) -> None:
+        self.pruned += drop_instances(task)
         self._count += 1
         self._last = task
         if self._count % self.every == 0:

@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -22,15 +21,30 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.exceptions import FlowdeskError, TaskNotFound
-from engine.spiff.event_scopes import settle
+from engine.spiff import walk
+from engine.spiff.engine_steps import run_engine_steps
+from engine.spiff.event_scopes import finish_interrupted_scopes, settle
 from engine.spiff.families import Family
+from engine.spiff.multi_instance import take_cancelled
 from engine.spiff.pruning import Pruner
 from engine.spiff.runner_calls import CallSteps
 from engine.spiff.runner_events import EventSteps
 from engine.spiff.serialization import workflow_from_json, workflow_to_json
-from engine.spiff.waits import WaitingEvent, trigger_events, waiting_events
+from engine.spiff.snapshot import (
+    RECORDED,
+    OpenTasks,
+    ReadyUserTask,
+    Snapshot,
+    WaitingServiceTask,
+    verify,
+)
+from engine.spiff.waits import WaitingEvent
+
+__all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "WaitingServiceTask"]
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+# Every completed task makes the library look for WAITING tasks; engine.spiff.walk makes that cheap.
+walk.install()
 
 
 @dataclass(frozen=True)
@@ -56,40 +70,11 @@ class StepError:
     details: str
 
 
-@dataclass(frozen=True)
-class ReadyUserTask:
-    task_id: str
-    activity_id: str
-    name: str | None
-    data: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class WaitingServiceTask:
-    task_id: str
-    activity_id: str
-    data: Mapping[str, Any]
-
-
 # Runs the handler of a service task the moment the engine reaches it: the outputs to complete the
 # task with, or None to leave it waiting (a job, an external task, or a failure to report later).
 ServiceCall = Callable[[WaitingServiceTask], Mapping[str, Any] | None]
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the engine reads after each change, collected in one walk of the task tree."""
-
-    ready_user_tasks: list[ReadyUserTask]
-    waiting_service_tasks: list[WaitingServiceTask]
-    open_activity_ids: list[str]
-    variables: dict[str, Any]
-    # Timers, message and signal catches the instance waits for: the rows of the timer and
-    # subscription tables (engine.event_sync).
-    waiting_events: list[WaitingEvent] = field(default_factory=list)
-
-
-_RECORDED = "flowdesk_recorded"
+_RECORDED = RECORDED
 
 
 class _HostFailure(Exception):
@@ -129,11 +114,15 @@ def _activity_type(task: Any) -> str:
 class Runner(EventSteps, CallSteps):
     """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
 
+    # Tests switch this on to compare every updated view of the open tasks with a fresh walk.
+    verify_views = False
+
     def __init__(self, fam: Family, workflow: BpmnWorkflow, clock: Callable[[], datetime]) -> None:
         self.family = fam
         self.workflow = workflow
         self.clock = clock
         self._snapshot: Snapshot | None = None
+        self._view: OpenTasks | None = None
         # The user tasks open when the workflow was loaded: the rows the task table holds for it.
         self.initial_ready_ids: frozenset[str] = frozenset()
         # Likewise the timers and subscriptions the event tables hold for it.
@@ -276,22 +265,27 @@ class Runner(EventSteps, CallSteps):
 
         current: Any = None
         try:
-            self.workflow.do_engine_steps(will_complete_task=will, did_complete_task=did)
+            run_engine_steps(self.workflow, will, did)
+            for task in take_cancelled(self.workflow):
+                result.events.append(replace(self._event(task, ended=True), canceled=True))
         except _HostFailure as failure:
             raise failure.original from None
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:
             current = getattr(err, "task", None)
             result.error = self._error(err, current)
         pruner.finish()
-        for task in self._walk():
-            spec = task.task_spec
-            # A boundary event waits as long as its activity runs; it enters history only if it fires.
-            if spec.bpmn_id is not None and task.id not in seen and not isinstance(spec, BoundaryEvent):
+        # A boundary event waits as long as its activity runs; it enters history only if it fires.
+        # An open task reported by an earlier step has nothing new to say (history inserts an
+        # activity when first reported and updates it only when it ends).
+        for task in self._open_view().unreported:
+            if not task.internal_data.get(_RECORDED):
                 result.events.append(self._event(task, ended=False))
         if result.error is None and self.workflow.subprocesses:
             cancelled = settle(self.workflow)
             if cancelled:
                 self._cancellations(cancelled, result)
+                return self._run_engine(result)
+            if finish_interrupted_scopes(self.workflow):
                 return self._run_engine(result)
         return result
 
@@ -374,42 +368,19 @@ class Runner(EventSteps, CallSteps):
         return task
 
     def snapshot(self) -> Snapshot:
-        """Ready user tasks, waiting service tasks, open activities and variables, from one tree walk."""
+        """Ready user tasks, waiting service tasks, open activities and variables (engine.spiff.snapshot)."""
         if self._snapshot is None:
-            self._walk()
+            self._open_view()
         assert self._snapshot is not None
         return self._snapshot
 
-    def _walk(self) -> list[Any]:
-        """Walk the tree once: build the snapshot and return the open tasks."""
-        ready: list[ReadyUserTask] = []
-        waiting: list[WaitingServiceTask] = []
-        events: list[WaitingEvent] = []
-        open_ids: list[str] = []
-        merged: dict[str, Any] = {}
-        any_open = False
-        open_tasks: list[Any] = self.workflow.get_tasks(state=_OPEN)
-        for task in open_tasks:
-            spec = task.task_spec
-            any_open = True
-            merged.update(task.data)
-            if spec.bpmn_id is None:
-                continue
-            open_ids.append(spec.bpmn_id)
-            if spec.manual and task.state == TaskState.READY:
-                ready.append(ReadyUserTask(str(task.id), spec.bpmn_id, spec.bpmn_name, task.data))
-            elif task.state == TaskState.STARTED and isinstance(spec, ServiceTaskMixin):
-                waiting.append(WaitingServiceTask(str(task.id), spec.bpmn_id, task.data))
-            elif getattr(spec, "event_definition", None) is not None:
-                events += waiting_events(task)
-        if self.workflow.is_completed():
-            merged = dict(self.workflow.data)
-        elif not any_open and self.workflow.last_task is not None:
-            merged = dict(self.workflow.last_task.data)
-        if self.workflow.spec.start.trigger_specs:
-            events += trigger_events(self.workflow)
-        self._snapshot = Snapshot(ready, waiting, open_ids, merged, events)
-        return open_tasks
+    def _open_view(self) -> OpenTasks:
+        """The open tasks now: walked once, then updated from what each change did."""
+        self._view = OpenTasks.walked(self.workflow) if self._view is None else self._view.refreshed()
+        self._snapshot = self._view.snapshot()
+        if self.verify_views:
+            verify(self._view)
+        return self._view
 
     def ready_user_tasks(self) -> list[ReadyUserTask]:
         return self.snapshot().ready_user_tasks

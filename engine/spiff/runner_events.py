@@ -14,8 +14,9 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.util.task import TaskState
 
 from engine.exceptions import TaskNotFound
-from engine.spiff.messages import deliver, trigger
-from engine.spiff.waits import locate
+from engine.spiff.event_scopes import refresh_due_starts
+from engine.spiff.messages import deliver, trigger, trigger_within
+from engine.spiff.waits import locate, trigger_target
 
 if TYPE_CHECKING:
     from engine.spiff.runner import ActivityEvent, StepResult
@@ -48,6 +49,7 @@ class EventSteps:
         # next call; a timer reached on the way may be due at once (PT0S), hence the loop.
         for _ in range(100):
             self.workflow.refresh_timers()
+            refresh_due_starts(self.workflow)
             self._run_engine(result)
             if result.error is not None or not self.workflow.get_tasks(state=TaskState.READY, manual=False):
                 break
@@ -61,7 +63,10 @@ class EventSteps:
         task, definition = found
         self._snapshot = None
         open_before = self._open_activities()
-        if task is None:
+        target = trigger_target(self.workflow, key) if task is None else None
+        if target is not None and target[0] is not self.workflow:
+            trigger_within(self.workflow, target[0], target[1], definition, variables)
+        elif task is None:
             trigger(self.workflow, definition, variables)
         else:
             deliver(task, definition, variables)

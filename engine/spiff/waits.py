@@ -96,37 +96,74 @@ def event_only_starts(spec: Any) -> list[str]:
     return names
 
 
-def _triggers(workflow: Any) -> list[tuple[Any, Any]]:
-    """(start event spec, definition) of the message/signal event subprocesses of the process."""
+def _triggers(scope: Any) -> list[tuple[str, Any, Any]]:
+    """(event subprocess spec name, start event spec, definition) of the message/signal event
+    subprocesses of ``scope``: the process, or an embedded subprocess of it."""
     found = []
-    for name in workflow.spec.start.trigger_specs:
-        spec = workflow.subprocess_specs.get(name)
+    specs = scope.top_workflow.subprocess_specs
+    for name in scope.spec.start.trigger_specs:
+        spec = specs.get(name)
         for start in spec.bpmn_start_events if spec is not None else []:
             if _kind(start.event_definition) is not None:
-                found.append((start, start.event_definition))
+                found.append((name, start, start.event_definition))
     return found
 
 
+def trigger_scopes(workflow: Any) -> list[Any]:
+    """Where message and signal starts of event subprocesses are open now: the process while it
+    runs, and each embedded subprocess while it runs (its event subprocesses belong to it), unless
+    an interrupting event subprocess of that scope has fired."""
+    scopes: list[Any] = []
+    if workflow.spec.start.trigger_specs and not workflow.is_completed() and not interrupted(workflow):
+        scopes.append(workflow)
+    for task_id, sub in workflow.subprocesses.items():
+        if sub.completed or not sub.spec.start.trigger_specs:
+            continue
+        owner = workflow.get_task_from_id(task_id)
+        if owner is None or not owner.has_state(TaskState.STARTED) or interrupted(workflow, sub):
+            continue
+        scopes.append(sub)
+    return scopes
+
+
 def trigger_events(workflow: Any) -> list[WaitingEvent]:
-    """Message and signal starts of event subprocesses: open as long as the instance runs."""
-    if workflow.is_completed() or interrupted(workflow):
-        return []
-    root = workflow.task_tree.id
-    return [
-        WaitingEvent(f"{root}{_TRIGGER}{n}", start.bpmn_id, kind, name=definition.name)
-        for n, (start, definition) in enumerate(_triggers(workflow))
-        if (kind := _kind(definition)) is not None
-    ]
+    """Message and signal starts of event subprocesses: open as long as their scope runs."""
+    events = []
+    for scope in trigger_scopes(workflow):
+        root = scope.task_tree.id
+        events += [
+            WaitingEvent(f"{root}{_TRIGGER}{n}", start.bpmn_id, kind, name=definition.name)
+            for n, (_, start, definition) in enumerate(_triggers(scope))
+            if (kind := _kind(definition)) is not None
+        ]
+    return events
+
+
+def trigger_target(workflow: Any, key: str) -> tuple[Any, str, Any] | None:
+    """(scope, event subprocess spec name, definition) of an event subprocess start's wait ``key``."""
+    try:
+        root, n = key.split(_TRIGGER)
+        root_id = UUID(root)
+    except ValueError:
+        return None
+    for scope in trigger_scopes(workflow):
+        if scope.task_tree.id == root_id:
+            triggers = _triggers(scope)
+            if int(n) >= len(triggers):
+                return None
+            name, _, definition = triggers[int(n)]
+            return scope, name, definition
+    return None
 
 
 def locate(workflow: Any, key: str) -> tuple[Any | None, Any] | None:
     """(waiting task, definition) for a wait key; task None for an event subprocess start."""
     try:
         if _TRIGGER in key:
-            root, n = key.split(_TRIGGER)
-            if UUID(root) != workflow.task_tree.id:
+            target = trigger_target(workflow, key)
+            if target is None:
                 return None
-            return None, _triggers(workflow)[int(n)][1]
+            return None, target[2]
         task_id, _, n = key.partition(_GATEWAY)
         task = workflow.get_task_from_id(UUID(task_id))
     except Exception:  # a malformed key, or a task this workflow does not have

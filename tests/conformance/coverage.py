@@ -28,6 +28,7 @@ class Row:
 
 
 CONF = "tests/conformance/test_elements.py"
+MI = "tests/conformance/test_multi_instance.py"
 TIMERS = "tests/engine/test_timers.py"
 MESSAGES = "tests/engine/test_messages.py"
 S, P, N = Status.SUPPORTED, Status.PARTIAL, Status.NOT_SUPPORTED
@@ -81,10 +82,53 @@ COVERAGE: tuple[Row, ...] = (
     Row(
         "Tasks",
         "Multi-instance user task (parallel, sequential)",
-        P,
-        "`camunda:collection` / `camunda:elementVariable`; multi-instance script and service tasks are "
-        "not parsed yet",
+        S,
+        "`camunda:collection` / `camunda:elementVariable`",
         f"{CONF}::test_multi_instance_user_tasks_parallel_then_sequential",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance script task, parallel",
+        S,
+        "element variable and `loopCounter` local to each run; what a run sets reaches the process "
+        "(the later write wins); the collection is left alone, as in Camunda 7",
+        f"{MI}::test_multi_instance_script_task_parallel_runs_once_per_item",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance script task, sequential",
+        S,
+        "each run sees what the run before it set",
+        f"{MI}::test_multi_instance_script_task_sequential_sees_each_earlier_run",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance completion condition, `loopCardinality`",
+        S,
+        "Camunda EL with `nrOfInstances`, `nrOfCompletedInstances`, `nrOfActiveInstances`, `loopCounter`; "
+        "a parallel multi-instance cancels the runs still open",
+        f"{MI}::test_multi_instance_completion_condition_ends_it_early",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance service task (Python handler)",
+        S,
+        "the handler is called once per item, the item in `ctx.variables`; parallel and sequential",
+        f"{MI}::test_multi_instance_service_task_calls_the_handler_once_per_item",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance embedded subprocess",
+        S,
+        "each run has its own element variable and `loopCounter`",
+        f"{MI}::test_multi_instance_embedded_subprocess_runs_once_per_item",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance service task (external worker)",
+        S,
+        "one external task per item, fetched with its own element variable",
+        f"{MI}::test_multi_instance_external_task_is_one_external_task_per_item",
     ),
     Row(
         "Tasks",
@@ -257,10 +301,17 @@ COVERAGE: tuple[Row, ...] = (
     Row(
         "Events",
         "Event subprocess (timer, message, signal start)",
-        P,
-        "interrupting or not; message and signal starts nested inside an embedded subprocess are not "
-        "subscribed yet",
+        S,
+        "interrupting or not; a timer-started one sees the variables of when it fires",
         f"{MESSAGES}::test_message_event_subprocess_cancels_the_order_at_any_point",
+    ),
+    Row(
+        "Events",
+        "Event subprocess inside an embedded subprocess (message, signal start)",
+        S,
+        "subscribed while the embedded subprocess runs; interrupting ends only that subprocess",
+        "tests/engine/test_nested_event_subprocesses.py::"
+        "test_nested_message_event_subprocess_interrupts_only_its_subprocess",
     ),
     Row(
         "Events",

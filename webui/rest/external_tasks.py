@@ -206,11 +206,7 @@ def _long_poll(fetch: _Fetch) -> list[tuple[JobInfo, _Topic]]:
         signal.wait(seen, min(remaining, signal.recheck_seconds))
 
 
-def _variables(job: JobInfo, names: list[str] | None, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    # Per task, not per instance: a task's input parameters are its own local variables.
-    if job.id not in cache:
-        cache[job.id] = engine().jobs.task_variables(job)
-    values = cache[job.id]
+def _variables(values: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
     if names is not None:
         values = {name: values[name] for name in names if name in values}
     return to_typed_map(values)
@@ -252,11 +248,13 @@ def _locked_task(job: JobInfo, variables: dict[str, Any], extension_properties: 
 @bp.post("/external-task/fetchAndLock")
 def fetch_and_lock() -> Any:
     fetch = _fetch_request(json_body())
-    cache: dict[str, dict[str, Any]] = {}
+    locked = list(_long_poll(fetch))
+    # Each task's own variables: one multi-instance item per external task.
+    seen = engine().jobs.variables([job for job, _ in locked])
     return jsonify(
         [
-            _locked_task(job, _variables(job, topic.variables, cache), fetch.extension_properties)
-            for job, topic in _long_poll(fetch)
+            _locked_task(job, _variables(seen[job.id], topic.variables), fetch.extension_properties)
+            for job, topic in locked
         ]
     )
 
