@@ -185,7 +185,8 @@ def test_long_polling_wakes_when_a_failed_task_is_available_again(
     thread.start()
     begin = time.monotonic()
     [again] = fetch(client, worker="w2", asyncResponseTimeout=10_000).get_json()
-    assert time.monotonic() - begin < 2.0
+    # Far below the 10 s timeout it tells apart; wide, so that a busy machine is not a failure.
+    assert time.monotonic() - begin < 5.0
     thread.join(timeout=5)
     assert (again["id"], again["retries"], again["errorMessage"]) == (task["id"], 2, "printer jammed")
 
