@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -180,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         r = bench.result
         print(f"{r.name:<28} {r.rate:8.1f} {1000 / r.rate:8.2f} {r.rate / raw:6.3f}")
     figures = {
-        "command": "python -m bench.persistence_floor " + " ".join(argv or []),
+        "command": "python -m bench.persistence_floor " + " ".join(sys.argv[1:] if argv is None else argv),
         "instances": args.instances,
         "load_average_1min": round(os.getloadavg()[0], 2),
         "runs": {

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     wall = {name: statistics.median(r[0] for r in runs) for name, runs in (("raw", raw), ("fd", persisted))}
     cpu = {name: statistics.median(r[1] for r in runs) for name, runs in (("raw", raw), ("fd", persisted))}
     result = {
-        "command": "python -m bench.straight_through " + " ".join(argv or []),
+        "command": "python -m bench.straight_through " + " ".join(sys.argv[1:] if argv is None else argv),
         "instances": args.instances,
         "raw_instances_per_second": round(wall["raw"], 1),
         "flowdesk_sqlite_instances_per_second": round(wall["fd"], 1),
