@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,77 +24,20 @@ from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
 from engine.db.models import Job, JobKind, ProcessInstance
-from engine.exceptions import FlowdeskError, InvalidRequest, NotFound
+from engine.exceptions import FlowdeskError, InvalidRequest
 from engine.executor import Executor, Outcome, backoff_seconds
 from engine.handlers import BpmnError
 from engine.identity import Actor
 from engine.instances import InstanceLoader, clean_variables
+from engine.job_types import JobInfo, JobLockedByOther, JobNotFound
 from engine.spiff.runner import Runner, StepResult, WaitingServiceTask
 from engine.steps import StepWriter
+from engine.task_scope import task_variables
 from engine.throws import EventDelivery
 
+__all__ = ["DEFAULT_LOCK_SECONDS", "JobInfo", "JobLockedByOther", "JobNotFound", "JobService"]
+
 DEFAULT_LOCK_SECONDS = 300
-
-
-class JobNotFound(NotFound):
-    """No job has this id; it may have been completed already."""
-
-
-class JobLockedByOther(InvalidRequest):
-    """The job is locked by another worker; only the worker that fetched it may report on it."""
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    id: str
-    instance_id: str
-    definition_id: str
-    process_key: str
-    business_key: str | None
-    task_id: str
-    activity_id: str
-    kind: str
-    topic: str
-    priority: int
-    retries: int | None
-    due_at: datetime
-    created_at: datetime
-    locked_by: str | None
-    locked_until: datetime | None
-    error_message: str | None
-    error_details: str | None
-    failed_at: datetime | None
-    attempts: int = 0
-    max_retries: int = 0
-
-    @property
-    def is_incident(self) -> bool:
-        return self.retries == 0
-
-    @classmethod
-    def of(cls, job: Job) -> JobInfo:
-        return cls(
-            job.id,
-            job.instance_id,
-            job.definition_id,
-            job.process_key,
-            job.business_key,
-            job.task_id,
-            job.activity_id,
-            job.kind.value,
-            job.topic,
-            job.priority,
-            job.retries,
-            job.due_at,
-            job.created_at,
-            job.locked_by,
-            job.locked_until,
-            job.error_message,
-            job.error_details,
-            job.failed_at,
-            attempts=job.attempts,
-            max_retries=job.max_retries,
-        )
 
 
 class JobService:
@@ -305,34 +247,8 @@ class JobService:
         self._notify()
 
     def variables(self, jobs: Collection[JobInfo]) -> dict[str, dict[str, Any]]:
-        """What each job's service task sees, by job id: the process variables and the task's own
-        (Camunda's local variables): a multi-instance element variable and ``loopCounter``, and the
-        task's ``camunda:inputOutput`` input parameters, which win over process variables.
-
-        Each instance is loaded once, however many of its jobs are asked about.
-        """
-        found: dict[str, dict[str, Any]] = {}
-        with self.database.read() as session:
-            loaded_runners: dict[str, tuple[Any, Runner] | None] = {}
-            for job in jobs:
-                if job.instance_id not in loaded_runners:
-                    instance = session.get(ProcessInstance, job.instance_id)
-                    loaded_runners[job.instance_id] = (
-                        None if instance is None else self.loader.load(session, instance)
-                    )
-                pair = loaded_runners[job.instance_id]
-                if pair is None:
-                    found[job.id] = {}
-                    continue
-                loaded, runner = pair
-                item = next((w for w in runner.waiting_service_tasks() if w.task_id == job.task_id), None)
-                if item is None:
-                    found[job.id] = runner.variables()
-                    continue
-                model = loaded.model.service_tasks.get(job.activity_id)
-                inputs = self.executor.inputs(model, item.data) if model is not None and model.inputs else {}
-                found[job.id] = {**item.data, **inputs}
-        return found
+        """What each job's service task sees, by job id (engine.task_scope)."""
+        return task_variables(self.database, self.loader, self.executor, jobs)
 
     def extend_lock(self, job_id: str, worker_id: str, new_duration_ms: int) -> None:
         if new_duration_ms <= 0:
