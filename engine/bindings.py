@@ -46,6 +46,8 @@ class ServiceTaskModel:
     outputs: list[tuple[str, Any]] = field(default_factory=list)
     spiff_params: dict[str, str] = field(default_factory=dict)  # parameter name -> Python expression
     async_before: bool = False
+    # True when the file says camunda:asyncBefore itself; a deployment's default decides otherwise.
+    async_explicit: bool = False
     retries: int = DEFAULT_RETRIES
     retry_interval_seconds: int = DEFAULT_RETRY_INTERVAL_SECONDS
     explicit_retry_cycle: bool = False
@@ -267,6 +269,7 @@ def service_task_model(
         outputs=_mappings(element, "outputParameter", problems, filename),
         spiff_params=params,
         async_before=(camunda_attr(element, "asyncBefore") or "false").lower() == "true",
+        async_explicit=camunda_attr(element, "asyncBefore") is not None,
         retries=retries,
         retry_interval_seconds=interval,
         explicit_retry_cycle=cycle is not None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -51,8 +51,21 @@ class DeploymentInfo:
 class _Checked:
     parsed: ParsedProcess
     model: ProcessModel
-    checksum: str
+    checksum: str  # of the definition: its file, and the deployment settings that shape it
     content: bytes
+
+
+def _asynchronous(item: _Checked) -> _Checked:
+    """``item`` with every bound service task that does not choose for itself made asynchronous.
+
+    The checksum changes with it: the same file deployed with another default is a new version
+    even under duplicate filtering.
+    """
+    for activity_id, service in list(item.model.service_tasks.items()):
+        if service.kind not in (EXTERNAL, COMPENSATE) and not service.async_explicit:
+            item.model.service_tasks[activity_id] = replace(service, async_before=True)
+    checksum = hashlib.sha256(f"{item.checksum}:async-before".encode()).hexdigest()
+    return replace(item, checksum=checksum)
 
 
 class DeploymentService:
@@ -146,12 +159,21 @@ class DeploymentService:
         source: str | None = None,
         actor: Actor | None = None,
         duplicate_filtering: bool = False,
+        async_before: bool = False,
     ) -> DeploymentInfo:
+        """Store new versions of the processes in ``files`` (all checked first, all or nothing).
+
+        ``async_before`` is the deployment's default for bound service tasks that do not say
+        ``camunda:asyncBefore`` themselves: each becomes a job for a worker instead of running in
+        the step that reaches it.
+        """
         if actor is not None and not actor.can_deploy:
             raise Forbidden(
                 f"user {actor.name!r} may not deploy: only members of 'designers' or 'admins' can"
             )
         checked = self.check(files)
+        if async_before:
+            checked = [_asynchronous(item) for item in checked]
         for attempt in range(3):
             try:
                 return self._store(checked, name, source, actor, duplicate_filtering)
@@ -197,7 +219,10 @@ class DeploymentService:
                 filename = item.parsed.source.filename
                 if filename not in resources:
                     resources[filename] = DeploymentResource(
-                        id=str(uuid.uuid4()), name=filename, checksum=item.checksum, content=item.content
+                        id=str(uuid.uuid4()),
+                        name=filename,
+                        checksum=hashlib.sha256(item.content).hexdigest(),
+                        content=item.content,
                     )
                     deployment.resources.append(resources[filename])
                 version = (

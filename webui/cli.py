@@ -201,10 +201,17 @@ def worker_command(
 @db_option
 @click.option("--name", default=None, help="Deployment name.")
 @click.option("--changed-only", is_flag=True, help="Skip processes whose file is unchanged.")
+@click.option(
+    "--async-before",
+    is_flag=True,
+    help="Run bound service tasks as jobs unless a task sets camunda:asyncBefore itself.",
+)
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-def deploy(db: str | None, name: str | None, changed_only: bool, files: tuple[Path, ...]) -> None:
+def deploy(
+    db: str | None, name: str | None, changed_only: bool, async_before: bool, files: tuple[Path, ...]
+) -> None:
     """Deploy BPMN files; prints new versions, or every problem and exits 1."""
     engine = _engine(db)
     try:
@@ -213,6 +220,7 @@ def deploy(db: str | None, name: str | None, changed_only: bool, files: tuple[Pa
             name=name,
             source="flowdesk deploy",
             duplicate_filtering=changed_only,
+            async_before=async_before,
         )
     except DeploymentError as err:
         for problem in err.problems:

@@ -90,3 +90,16 @@ def test_unknown_things_are_clear_errors(tmp_path: Path, args: list[str]) -> Non
     assert result.returncode == 1
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_deploy_async_before_is_a_new_version_of_an_unchanged_file(tmp_path: Path) -> None:
+    from tests.engine.test_service_tasks_inline import service_process
+
+    db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    bpmn = tmp_path / "p.bpmn"
+    bpmn.write_bytes(service_process('camunda:expression="${1 + 1}" camunda:resultVariable="two"'))
+    assert "p version 1" in run(db, "deploy", "--changed-only", str(bpmn)).stdout
+    assert "p version 1 unchanged" in run(db, "deploy", "--changed-only", str(bpmn)).stdout
+    deployed = run(db, "deploy", "--changed-only", "--async-before", str(bpmn))
+    assert deployed.returncode == 0, deployed.stderr
+    assert "p version 2" in deployed.stdout

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from engine import DeploymentError, Engine, TaskQuery
-from engine.db.models import Job
+from engine.db.models import Job, JobKind
 from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
 from tests.helpers import camunda_process
 
@@ -305,3 +305,41 @@ def test_service_tasks_inside_a_subprocess_run_in_the_step_and_history_keeps_the
     expected = ["start", "Sub", "sub_start", "Svc1", "Svc2", "sub_end", "After"]
     assert [a.activity_id for a in history] == expected
     assert all(a.ended_at is not None for a in history if a.activity_id != "After")
+
+
+def test_a_deployment_default_makes_bound_service_tasks_jobs_unless_a_task_says_otherwise(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    handlers.register("calc.pure", lambda ctx: {"doubled": ctx.variables["n"] * 2})
+    plain = service_process('camunda:delegateExpression="${calc.pure}"')
+    engine.deployments.deploy([("async.bpmn", plain)], async_before=True)
+
+    waiting = engine.runtime.start(key="p", variables={"n": 4})
+    assert open_activities(engine, waiting.id) == []
+    [job] = engine.jobs.list(instance_id=waiting.id)
+    assert (job.activity_id, job.attempts) == ("Svc", 0)
+    acquired = engine.jobs.acquire("w", kind=JobKind.HANDLER)
+    assert engine.jobs.run(acquired[0].id, "w") == "completed"
+    assert open_activities(engine, waiting.id) == ["After"]
+    assert engine.runtime.variables(waiting.id)["doubled"] == 8
+
+    # The task's own camunda:asyncBefore="false" wins over the deployment's default.
+    inline = service_process('camunda:delegateExpression="${calc.pure}" camunda:asyncBefore="false"')
+    engine.deployments.deploy([("inline.bpmn", inline)], async_before=True)
+    ran = engine.runtime.start(key="p", variables={"n": 5})
+    assert open_activities(engine, ran.id) == ["After"] and not engine.jobs.list(instance_id=ran.id)
+
+
+def test_the_same_file_with_another_async_default_is_a_new_version_under_duplicate_filtering(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    handlers.register("calc.pure", lambda ctx: {"doubled": 2})
+    xml = service_process('camunda:delegateExpression="${calc.pure}"')
+    first = engine.deployments.deploy([("p.bpmn", xml)], duplicate_filtering=True)
+    again = engine.deployments.deploy([("p.bpmn", xml)], duplicate_filtering=True)
+    other = engine.deployments.deploy([("p.bpmn", xml)], duplicate_filtering=True, async_before=True)
+    assert [d.version for d in first.definitions] == [1]
+    assert (again.definitions, [d.version for d in again.unchanged]) == ([], [1])
+    assert [d.version for d in other.definitions] == [2]
+    instance = engine.runtime.start(key="p")
+    assert [j.activity_id for j in engine.jobs.list(instance_id=instance.id)] == ["Svc"]

@@ -19,6 +19,8 @@ _FORM_FIELDS = {
     "deployment-source",
     "tenant-id",
     "deployment-activation-time",
+    # Flowdesk's own: the deployment's default for camunda:asyncBefore on bound service tasks.
+    "flowdesk-async-before",
 }
 
 
@@ -37,6 +39,7 @@ def create() -> Any:
         source=request.form.get("deployment-source"),
         actor=actor(),
         duplicate_filtering=duplicate_filtering,
+        async_before=request.form.get("flowdesk-async-before", "false").lower() == "true",
     )
     base = request.url_root.rstrip("/") + "/engine-rest"
     return jsonify(
