@@ -31,6 +31,14 @@ _COMPENSATION_START = (
     "compensation event subprocesses are not supported; attach a compensation boundary event to "
     "each activity to undo, with an association to its handler (isForCompensation=\"true\")"
 )
+# SpiffWorkflow's start event parser knows no error or escalation definitions: such a start event
+# becomes a plain start, so its event subprocess would run at once, when its scope starts.
+_CODE_STARTS = ("errorEventDefinition", "escalationEventDefinition")
+_CODE_START = (
+    "{what} start events of event subprocesses are not supported yet (the event subprocess would "
+    "run as soon as its scope starts); catch the {what} with a boundary event on the activity that "
+    "throws it, or on an embedded subprocess around it"
+)
 # SpiffWorkflow names its own start and end steps of every process (and subprocess) like this: a
 # BPMN element with one of these ids replaces them in the parsed spec, and the instance fails to
 # start with "No output task connected".
@@ -103,6 +111,10 @@ class Linter:
             starts = owner is not None and local_name(owner) == "startEvent"
             if kind == "compensateEventDefinition" and starts:
                 reason = _COMPENSATION_START
+            if kind in _CODE_STARTS and element.getparent() is not None:
+                owner = element.getparent()
+                if owner is not None and local_name(owner) == "startEvent":
+                    reason = _CODE_START.format(what=kind.removesuffix("EventDefinition"))
             if reason and owner is not None:
                 problems.append(Problem(filename, f"{kind}: {reason}", element.sourceline, owner.get("id")))
 

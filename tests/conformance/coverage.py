@@ -367,6 +367,14 @@ COVERAGE: tuple[Row, ...] = (
         "refused at deploy time, naming the element and what to draw instead",
         f"{CONF}::test_compensation_event_subprocesses_and_user_task_handlers_are_refused_at_deploy",
     ),
+    Row(
+        "Events",
+        "Event subprocess with an error or escalation start",
+        N,
+        "refused at deploy time (SpiffWorkflow would start it with its scope); use a boundary event",
+        "tests/engine/test_deploy_problems.py::"
+        "test_error_and_escalation_starts_of_event_subprocesses_are_refused",
+    ),
     # -- expressions and dialects ----------------------------------------------------------------
     Row(
         "Dialects",

@@ -660,3 +660,4 @@ def test_a_child_ending_while_its_parent_changes_loses_nothing(engine: Engine, d
             assert engine.runtime.variables(parent.id) == {"side": 1, "total": 3}
     finally:
         other.close()
+

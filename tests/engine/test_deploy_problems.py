@@ -116,3 +116,30 @@ def test_element_ids_the_library_uses_for_its_own_steps_are_refused(engine: Engi
         "reserved.bpmn, line 9, element `End`: the id `End` is reserved by the engine for its own "
         "end step; rename the endEvent (e.g. `EndEvent_1`)",
     ]
+
+
+@pytest.mark.parametrize("kind", ["error", "escalation"])
+def test_error_and_escalation_starts_of_event_subprocesses_are_refused(engine: Engine, kind: str) -> None:
+    # SpiffWorkflow parses them as plain start events: the handler would run as soon as the
+    # process starts, with no error at all.
+    xml = camunda_process(
+        f"""
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Work"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="Work" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Work" targetRef="e" />
+    <bpmn:subProcess id="OnProblem" triggeredByEvent="true">
+      <bpmn:startEvent id="ProblemStart"><bpmn:outgoing>e1</bpmn:outgoing>
+        <bpmn:{kind}EventDefinition /></bpmn:startEvent>
+      <bpmn:endEvent id="ProblemEnd"><bpmn:incoming>e1</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="e1" sourceRef="ProblemStart" targetRef="ProblemEnd" />
+    </bpmn:subProcess>"""
+    )
+    [found] = problems_of(engine, ("starts.bpmn", xml))
+    assert found.startswith(
+        f"starts.bpmn, line 16, element `ProblemStart`: {kind}EventDefinition: {kind} start events of "
+        "event subprocesses are not supported yet"
+    )
+    assert f"catch the {kind} with a boundary event" in found
