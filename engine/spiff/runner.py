@@ -182,7 +182,10 @@ class Runner(EventSteps, CallSteps):
 
     def complete_service_task(self, task_id: str, outputs: Mapping[str, Any]) -> StepResult:
         """Finish a service task whose handler (or external worker) succeeded, and run on."""
-        task = self._started_service_task(task_id)
+        return self._complete_started(self._started_service_task(task_id), outputs)
+
+    def _complete_started(self, task: Any, outputs: Mapping[str, Any]) -> StepResult:
+        """Complete a STARTED task (service task, call activity) with ``outputs``, and run on."""
         self._snapshot = None
         result = StepResult()
         task.data.update(outputs)

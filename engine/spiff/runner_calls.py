@@ -53,6 +53,8 @@ class CallSteps:
 
         def _catch_error(self, task: Any, code: str, variables: Mapping[str, Any]) -> StepResult | None: ...
 
+        def _complete_started(self, task: Any, outputs: Mapping[str, Any]) -> StepResult: ...
+
         def _open_activities(self) -> list[Any]: ...
 
         def _cancellations(self, open_before: list[Any], result: StepResult) -> StepResult: ...
@@ -66,19 +68,7 @@ class CallSteps:
 
     def complete_call_activity(self, task_id: str, outputs: Mapping[str, Any]) -> StepResult:
         """The child ended: the call activity takes ``outputs`` and the workflow runs on."""
-        from engine.spiff.runner import StepResult  # runner.py imports this module
-
-        task = self._waiting_call(task_id)
-        self._snapshot = None
-        result = StepResult()
-        task.data.update(outputs)
-        try:
-            task.complete()
-        except Exception as err:
-            result.error = self._error(err, task)
-            return result
-        result.events.append(self._event(task, ended=True))
-        return self._run_engine(result)
+        return self._complete_started(self._waiting_call(task_id), outputs)
 
     def throw_call_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> StepResult | None:
         """Let an error boundary event catch the child's error; None when none does.
