@@ -19,7 +19,6 @@ lets its error boundary event catch the child's BPMN error.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -215,23 +214,15 @@ class CallActivities:
     ) -> _Started:
         """Start the child and run it to its first wait state, in the parent's transaction."""
         target, variables, business_key = plan.target, plan.variables, plan.business_key
-        child = ProcessInstance(
-            id=str(uuid.uuid4()),
-            definition_id=target.info.id,
-            process_key=target.info.key,
-            business_key=business_key,
-            state=InstanceState.ACTIVE,
-            workflow="",
-            started_at=now,
-            started_by=None,
+        child, runner = loader.new(
+            session,
+            target,
+            now,
+            business_key,
             super_instance_id=parent.id,
             super_task_id=call.task_id,
             root_instance_id=parent.root_instance_id or parent.id,
         )
-        runner = Runner.new(
-            target.family, target.spec, target.subprocess_specs, loader.script_engine, loader.clock
-        )
-        runner.service_call = loader.executor.inline_calls(session, child, target)
         result = runner.start(variables)
         jobs = loader.advance(session, child, target, runner, result, now, is_new=True)
         errors = runner.pop_uncaught_errors() + session.info.get(_ERRORS, {}).pop(child.id, [])

@@ -216,7 +216,6 @@ class Executor:
         result: StepResult,
         now: datetime,
         known_task_ids: set[str],
-        inline: bool = True,
     ) -> list[dict[str, Any]]:
         """Run what can run now; return the job rows to insert for service tasks left waiting."""
         jobs: list[dict[str, Any]] = []
@@ -231,7 +230,7 @@ class Executor:
                 model = loaded.model.service_tasks.get(item.activity_id)
                 if model is None:  # deployed before bindings existed: make it visible, never silent
                     model = ServiceTaskModel(item.activity_id, "handler", f"<unbound {item.activity_id}>")
-                if not inline or model.kind == EXTERNAL or model.async_before:
+                if model.kind == EXTERNAL or model.async_before:
                     jobs.append(self.job_row(instance, loaded, model, item, now))
                     queued.add(item.task_id)
                     continue

@@ -132,6 +132,36 @@ class InstanceLoader:
         runner.service_call = self.executor.inline_calls(session, instance, loaded)
         return loaded, runner
 
+    def new(
+        self,
+        session: Session,
+        loaded: LoadedDefinition,
+        now: datetime,
+        business_key: str | None,
+        started_by: str | None = None,
+        **links: str | None,
+    ) -> tuple[ProcessInstance, Runner]:
+        """A new instance row (not stored yet) and its fresh workflow, whose handlers run inline.
+
+        ``links`` are the parent columns of a called instance (engine.calls).
+        """
+        instance = ProcessInstance(
+            id=str(uuid.uuid4()),
+            definition_id=loaded.info.id,
+            process_key=loaded.info.key,
+            business_key=business_key,
+            state=InstanceState.ACTIVE,
+            workflow="",
+            started_at=now,
+            started_by=started_by,
+            **links,
+        )
+        runner = Runner.new(
+            loaded.family, loaded.spec, loaded.subprocess_specs, self.script_engine, self.clock
+        )
+        runner.service_call = self.executor.inline_calls(session, instance, loaded)
+        return instance, runner
+
 
 class RuntimeService:
     def __init__(self, database: Database, loader: InstanceLoader, clock: Clock) -> None:
@@ -188,20 +218,9 @@ class RuntimeService:
         with ``variables`` (a message start catches its message instead).
         """
         now = self.clock()
-        instance = ProcessInstance(
-            id=str(uuid.uuid4()),
-            definition_id=loaded.info.id,
-            process_key=loaded.info.key,
-            business_key=business_key,
-            state=InstanceState.ACTIVE,
-            workflow="",
-            started_at=now,
-            started_by=actor.name if actor else None,
+        instance, runner = self.loader.new(
+            session, loaded, now, business_key, started_by=actor.name if actor else None
         )
-        runner = Runner.new(
-            loaded.family, loaded.spec, loaded.subprocess_specs, self.loader.script_engine, self.clock
-        )
-        runner.service_call = self.loader.executor.inline_calls(session, instance, loaded)
         result = begin(runner) if begin is not None else runner.start(variables)
         jobs = self.loader.advance(session, instance, loaded, runner, result, now, is_new=True)
         writer = StepWriter(session, now)

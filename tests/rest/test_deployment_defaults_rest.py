@@ -42,3 +42,19 @@ def test_a_deployment_asks_for_asynchronous_service_tasks(client: FlaskClient, e
     assert [(j["processInstanceId"], j["retries"]) for j in jobs] == [(waiting, 3)]
     assert "doubled" not in engine.runtime.variables(waiting)
     assert client.get(f"/engine-rest/job?processInstanceId={inline}", headers=auth("admin")).get_json() == []
+
+
+def test_a_flag_that_is_neither_true_nor_false_is_a_400_and_deploys_nothing(
+    client: FlaskClient, engine: Engine
+) -> None:
+    data: dict[str, object] = {
+        "file": (io.BytesIO(service_process(EXPRESSION)), "p.bpmn"),
+        "flowdesk-async-before": "yes",
+    }
+    response = client.post(
+        "/engine-rest/deployment/create", data=data, headers=auth("admin"), content_type="multipart/form-data"
+    )
+    assert response.status_code == 400
+    assert response.get_json()["type"] == "InvalidRequestException"
+    assert "flowdesk-async-before must be true or false, not 'yes'" in response.get_json()["message"]
+    assert engine.definitions.list() == []

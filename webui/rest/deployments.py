@@ -24,6 +24,13 @@ _FORM_FIELDS = {
 }
 
 
+def _flag(name: str) -> bool:
+    value = request.form.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise InvalidRequest(f"form field {name} must be true or false, not {value!r}")
+    return value == "true"
+
+
 @bp.post("/deployment/create")
 def create() -> Any:
     if not request.content_type or not request.content_type.startswith("multipart/form-data"):
@@ -39,7 +46,7 @@ def create() -> Any:
         source=request.form.get("deployment-source"),
         actor=actor(),
         duplicate_filtering=duplicate_filtering,
-        async_before=request.form.get("flowdesk-async-before", "false").lower() == "true",
+        async_before=_flag("flowdesk-async-before"),
     )
     base = request.url_root.rstrip("/") + "/engine-rest"
     return jsonify(
