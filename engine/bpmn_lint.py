@@ -29,7 +29,7 @@ UNSUPPORTED_EVENTS = {
 # Compensation runs (engine.compensation) except as the start of an event subprocess.
 _COMPENSATION_START = (
     "compensation event subprocesses are not supported; attach a compensation boundary event to "
-    "each activity to undo, with an association to its handler (isForCompensation=\"true\")"
+    'each activity to undo, with an association to its handler (isForCompensation="true")'
 )
 # SpiffWorkflow's start event parser knows no error or escalation definitions: such a start event
 # becomes a plain start, so its event subprocess would run at once, when its scope starts.

@@ -41,9 +41,7 @@ def _run_ready(workflow: Any, will: Callback, did: Callback) -> int:
 def _ready_in_subprocesses(workflow: Any) -> bool:
     # The library's walk from a workflow's root also enters the subprocesses hanging from it.
     top = workflow.top_workflow
-    return any(
-        has_ready_engine_task(sub) for sub in top.subprocesses.values() if _below(sub, workflow)
-    )
+    return any(has_ready_engine_task(sub) for sub in top.subprocesses.values() if _below(sub, workflow))
 
 
 def _below(sub: Any, workflow: Any) -> bool:
