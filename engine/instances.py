@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from engine import state_store
 from engine.calls import CallActivities, call_filters, notify_parent
 from engine.clock import Clock
 from engine.concurrency import with_retries
@@ -24,7 +25,7 @@ from engine.executor import Executor
 from engine.forms import FormField, validate_submission
 from engine.identity import Actor
 from engine.live_instances import LiveInstances
-from engine.spiff.runner import Runner, StepResult
+from engine.spiff.runner import Runner, StepResult, StoredAs
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.spiff.waits import event_only_starts
 from engine.steps import StepWriter
@@ -136,17 +137,19 @@ class InstanceLoader:
         loaded = self.cache.load(session, instance.definition_id)
         runner = self.live.take(instance.id, instance.revision)
         if runner is None:
+            envelope, rows = state_store.read(session, instance)
             runner = Runner.load(
                 loaded.family,
-                instance.workflow,
+                envelope,
                 loaded.spec,
                 loaded.subprocess_specs,
                 self.script_engine,
                 self.clock,
+                stored=StoredAs(instance.workflow, rows),
             )
         else:
             if Runner.verify_state:
-                runner.verify_stored(instance.workflow)
+                runner.verify_stored(state_store.read(session, instance)[0])
             runner.stored_text = instance.workflow
             runner.resume()
         runner.service_call = self.executor.inline_calls(session, instance, loaded)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from engine import state_store
 from engine.assignment import resolve
 from engine.db.models import (
     HistoryActivity,
@@ -76,7 +77,8 @@ class StepWriter:
         jobs: list[dict[str, Any]] | None = None,
     ) -> None:
         # Serialize first: if the data cannot be stored, nothing below is written.
-        instance.workflow = runner.dump(instance.id)
+        changes = runner.dump(instance.id)
+        instance.workflow = changes.head
         if runner.completed and instance.state is InstanceState.ACTIVE:
             instance.state = InstanceState.COMPLETED
             instance.ended_at = self.now
@@ -89,6 +91,9 @@ class StepWriter:
             self._insert(instance)
         else:
             self.session.flush()  # the revision check happens here for existing instances
+        state_store.write(self.session, instance.id, changes, is_new=is_new)
+        if Runner.verify_state:
+            runner.verify_stored(state_store.read(self.session, instance)[0])
         insert_jobs(self.session, jobs or [])
         sync_events(self.session, instance, runner, result, self.now, is_new)
         self._sync_tasks(instance, loaded, runner, actor, is_new, completed_task_id)

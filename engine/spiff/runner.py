@@ -30,7 +30,7 @@ from engine.spiff.multi_instance import take_cancelled
 from engine.spiff.pruning import Pruner
 from engine.spiff.runner_calls import CallSteps
 from engine.spiff.runner_events import EventSteps
-from engine.spiff.serialization import workflow_from_json, workflow_to_json
+from engine.spiff.serialization import workflow_from_envelope, workflow_from_json, workflow_to_json
 from engine.spiff.snapshot import (
     RECORDED,
     OpenTasks,
@@ -39,10 +39,10 @@ from engine.spiff.snapshot import (
     WaitingServiceTask,
     verify,
 )
-from engine.spiff.state_text import StateText
+from engine.spiff.state_text import StateChanges, StateText, TaskRow
 from engine.spiff.waits import WaitingEvent
 
-__all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "WaitingServiceTask"]
+__all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "StoredAs", "WaitingServiceTask"]
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 # Every completed task makes the library look for WAITING tasks; engine.spiff.walk makes that cheap.
@@ -113,6 +113,14 @@ def _activity_type(task: Any) -> str:
     return name[0].lower() + name[1:]
 
 
+@dataclass(frozen=True)
+class StoredAs:
+    """The stored form a workflow is loaded from: the head text and the task rows."""
+
+    head: str
+    rows: list[TaskRow]
+
+
 class Runner(EventSteps, CallSteps):
     """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
 
@@ -152,15 +160,28 @@ class Runner(EventSteps, CallSteps):
     def load(
         cls,
         fam: Family,
-        text: str,
+        state: str | dict[str, Any],
         spec: Any,
         subprocess_specs: dict[str, Any],
         script_engine: Any,
         clock: Callable[[], datetime],
+        *,
+        stored: StoredAs | None = None,
     ) -> Runner:
-        runner = cls(fam, workflow_from_json(fam, text, spec, subprocess_specs, script_engine), clock)
-        runner.stored_text = text
-        runner._state_text.watch(runner.workflow)
+        """Rebuild a workflow from a whole-state text or envelope.
+
+        ``stored``: the head text and task rows the envelope was put together from
+        (engine.state_store), so the next save writes only what changes.
+        """
+        if isinstance(state, str):
+            workflow = workflow_from_json(fam, state, spec, subprocess_specs, script_engine)
+        else:
+            workflow = workflow_from_envelope(fam, state, spec, subprocess_specs, script_engine)
+        runner = cls(fam, workflow, clock)
+        runner._state_text.watch(workflow)
+        if stored is not None:
+            runner.stored_text = stored.head
+            runner._state_text.seed(workflow, stored.rows)
         runner.resume()
         return runner
 
@@ -175,18 +196,17 @@ class Runner(EventSteps, CallSteps):
         self.initial_ready_ids = frozenset(t.task_id for t in snapshot.ready_user_tasks)
         self.initial_events = tuple(snapshot.waiting_events)
 
-    def dump(self, instance_id: str = "") -> str:
-        """The state to store: only the tasks changed since the last dump are serialized again."""
-        text = self._state_text.dump(self.workflow, instance_id)
-        if self.verify_state:
-            self.verify_stored(text)
-        self.stored_text = text
-        return text
+    def dump(self, instance_id: str = "") -> StateChanges:
+        """What to store: the head, and the tasks changed since the last dump (engine.state_store)."""
+        changes = self._state_text.changes(self.workflow, instance_id)
+        self.stored_text = changes.head
+        return changes
 
-    def verify_stored(self, text: str) -> None:
-        """Raise AssertionError unless ``text`` is the state a full dump of the workflow gives."""
+    def verify_stored(self, envelope: dict[str, Any]) -> None:
+        """Raise AssertionError unless ``envelope`` (a stored state put together) is the state a
+        full dump of the workflow gives."""
         full = workflow_to_json(self.family, self.workflow)
-        _assert_same_state(json.loads(text), json.loads(full))
+        _assert_same_state(envelope, json.loads(full))
 
     def is_stored_as(self, text: str | None) -> bool:
         """Whether the workflow is exactly the state ``text``: loaded from or dumped to that very
