@@ -160,6 +160,7 @@ class InstanceLoader:
         live = self.live
 
         def keep() -> None:
+            runner.service_call = None  # it holds the transaction's session
             state = inspect(instance)
             if state.deleted or state.was_deleted or instance.state is not InstanceState.ACTIVE:
                 return

@@ -197,8 +197,20 @@ class Runner(EventSteps, CallSteps):
         self.initial_events = tuple(snapshot.waiting_events)
 
     def dump(self, instance_id: str = "") -> StateChanges:
-        """What to store: the head, and the tasks changed since the last dump (engine.state_store)."""
-        changes = self._state_text.changes(self.workflow, instance_id)
+        """What to store: the head, and the tasks changed since the last dump (engine.state_store).
+
+        A completed workflow never changes again: it is stored whole, in one text and no task rows,
+        which is one write where rows would be one per task.
+        """
+        if self.completed:
+            self._state_text.forget(self.workflow)
+            try:
+                text = workflow_to_json(self.family, self.workflow, instance_id=instance_id)
+            finally:
+                self._state_text.watch(self.workflow)
+            changes = StateChanges(text, whole=True, written=[], removed=[])
+        else:
+            changes = self._state_text.changes(self.workflow, instance_id)
         self.stored_text = changes.head
         return changes
 
