@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from engine.steps import StepWriter
 from engine.termination import terminate as terminate_instance
 from engine.throws import thrown_jobs
 from engine.variables import check_storable
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,11 +164,14 @@ class InstanceLoader:
 
         def keep() -> None:
             runner.service_call = None  # it holds the transaction's session
-            state = inspect(instance)
-            if state.deleted or state.was_deleted or instance.state is not InstanceState.ACTIVE:
-                return
-            # Read without a query: the committed values stay loaded (expire_on_commit=False).
-            live.keep(instance.id, instance.revision, state.dict.get("workflow"), runner)
+            try:
+                state = inspect(instance)
+                if state.deleted or state.was_deleted or instance.state is not InstanceState.ACTIVE:
+                    return
+                # Read without a query: the committed values stay loaded (expire_on_commit=False).
+                live.keep(instance.id, instance.revision, state.dict.get("workflow"), runner)
+            except Exception:  # the work is committed: a workflow not kept is only loaded again
+                _log.exception("could not keep instance %s in memory", instance.id)
 
         after_commit(session, keep)
 

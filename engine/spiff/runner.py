@@ -6,7 +6,6 @@ in activity ids, task ids and plain variables.
 
 from __future__ import annotations
 
-import json
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -30,7 +29,8 @@ from engine.spiff.multi_instance import take_cancelled
 from engine.spiff.pruning import Pruner
 from engine.spiff.runner_calls import CallSteps
 from engine.spiff.runner_events import EventSteps
-from engine.spiff.serialization import workflow_from_envelope, workflow_from_json, workflow_to_json
+from engine.spiff.runner_state import StoredState
+from engine.spiff.serialization import workflow_from_envelope, workflow_from_json
 from engine.spiff.snapshot import (
     RECORDED,
     OpenTasks,
@@ -39,7 +39,7 @@ from engine.spiff.snapshot import (
     WaitingServiceTask,
     verify,
 )
-from engine.spiff.state_text import StateChanges, StateText, TaskRow
+from engine.spiff.state_text import StateText, StoredAs
 from engine.spiff.waits import WaitingEvent
 
 __all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "StoredAs", "WaitingServiceTask"]
@@ -113,21 +113,11 @@ def _activity_type(task: Any) -> str:
     return name[0].lower() + name[1:]
 
 
-@dataclass(frozen=True)
-class StoredAs:
-    """The stored form a workflow is loaded from: the head text and the task rows."""
-
-    head: str
-    rows: list[TaskRow]
-
-
-class Runner(EventSteps, CallSteps):
+class Runner(StoredState, EventSteps, CallSteps):
     """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
 
     # Tests switch this on to compare every updated view of the open tasks with a fresh walk.
     verify_views = False
-    # Likewise, to compare every stored state written from kept task texts with a full dump.
-    verify_state = False
 
     def __init__(self, fam: Family, workflow: BpmnWorkflow, clock: Callable[[], datetime]) -> None:
         self.family = fam
@@ -142,8 +132,7 @@ class Runner(EventSteps, CallSteps):
         # Set by the engine for steps that may run handlers; without it every service task waits.
         self.service_call: ServiceCall | None = None
         self._state_text = StateText(fam)
-        # The stored text this workflow was loaded from or last dumped to (engine.live_instances).
-        self.stored_text: str | None = None
+        self.stored_text = None
 
     @classmethod
     def new(
@@ -195,35 +184,6 @@ class Runner(EventSteps, CallSteps):
         snapshot = self.snapshot()
         self.initial_ready_ids = frozenset(t.task_id for t in snapshot.ready_user_tasks)
         self.initial_events = tuple(snapshot.waiting_events)
-
-    def dump(self, instance_id: str = "") -> StateChanges:
-        """What to store: the head, and the tasks changed since the last dump (engine.state_store).
-
-        A completed workflow never changes again: it is stored whole, in one text and no task rows,
-        which is one write where rows would be one per task.
-        """
-        if self.completed:
-            self._state_text.forget(self.workflow)
-            try:
-                text = workflow_to_json(self.family, self.workflow, instance_id=instance_id)
-            finally:
-                self._state_text.watch(self.workflow)
-            changes = StateChanges(text, whole=True, written=[], removed=[])
-        else:
-            changes = self._state_text.changes(self.workflow, instance_id)
-        self.stored_text = changes.head
-        return changes
-
-    def verify_stored(self, envelope: dict[str, Any]) -> None:
-        """Raise AssertionError unless ``envelope`` (a stored state put together) is the state a
-        full dump of the workflow gives."""
-        full = workflow_to_json(self.family, self.workflow)
-        _assert_same_state(envelope, json.loads(full))
-
-    def is_stored_as(self, text: str | None) -> bool:
-        """Whether the workflow is exactly the state ``text``: loaded from or dumped to that very
-        text, with no task marked changed since (engine.spiff.walk)."""
-        return text is not None and text is self.stored_text and self._state_text.unchanged(self.workflow)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -476,22 +436,3 @@ class Runner(EventSteps, CallSteps):
     def variables(self) -> dict[str, Any]:
         """The instance's variables: the data the open tasks see, or the final data when done."""
         return dict(self.snapshot().variables)
-
-
-def _assert_same_state(kept: dict[str, Any], full: dict[str, Any]) -> None:
-    """Raise AssertionError naming the first part where two stored states differ."""
-    if kept == full:
-        return
-    mine, theirs = kept["state"], full["state"]
-    for key in sorted(set(mine) | set(theirs)):
-        if key in ("tasks", "subprocesses"):
-            continue
-        assert mine.get(key) == theirs.get(key), f"stored state differs in {key}"
-    scopes = [(mine, theirs)] + [
-        (mine["subprocesses"].get(sid, {}), sp) for sid, sp in theirs["subprocesses"].items()
-    ]
-    for ours, fresh in scopes:
-        for tid in set(ours.get("tasks", {})) | set(fresh.get("tasks", {})):
-            a, b = ours.get("tasks", {}).get(tid), fresh.get("tasks", {}).get(tid)
-            assert a == b, f"stored task {tid} differs: kept {a!r}, full {b!r}"
-    raise AssertionError("stored states differ")

@@ -59,6 +59,14 @@ class StateChanges:
     removed: list[str]
 
 
+@dataclass(frozen=True)
+class StoredAs:
+    """The stored form a workflow is loaded from: the head text and the task rows."""
+
+    head: str
+    rows: list[TaskRow]
+
+
 class _Kept(NamedTuple):
     task: Any  # held, so that no other object takes its id() while the text is kept
     body: str
@@ -217,3 +225,22 @@ def _own_fields(wf: Any, registry: Any) -> dict[str, Any]:
         "completed": wf.completed,
         "root": str(wf.task_tree.id),
     }
+
+
+def assert_same_state(kept: dict[str, Any], full: dict[str, Any]) -> None:
+    """Raise AssertionError naming the first part where two stored states differ."""
+    if kept == full:
+        return
+    mine, theirs = kept["state"], full["state"]
+    for key in sorted(set(mine) | set(theirs)):
+        if key in ("tasks", "subprocesses"):
+            continue
+        assert mine.get(key) == theirs.get(key), f"stored state differs in {key}"
+    scopes = [(mine, theirs)] + [
+        (mine["subprocesses"].get(sid, {}), sp) for sid, sp in theirs["subprocesses"].items()
+    ]
+    for ours, fresh in scopes:
+        for tid in set(ours.get("tasks", {})) | set(fresh.get("tasks", {})):
+            a, b = ours.get("tasks", {}).get(tid), fresh.get("tasks", {}).get(tid)
+            assert a == b, f"stored task {tid} differs: kept {a!r}, full {b!r}"
+    raise AssertionError("stored states differ")
