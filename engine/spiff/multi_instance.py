@@ -31,6 +31,8 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
 LOOP_COUNTER = "loopCounter"
@@ -47,6 +49,52 @@ def take_cancelled(workflow: Any) -> list[Any]:
     """The instances a completion condition cancelled since the last call (``workflow``: the top)."""
     found: list[Any] = workflow.__dict__.pop(_CANCELLED, [])
     return found
+
+
+def _open_within(top: Any, item: Any) -> list[Any]:
+    """``item`` and, for a subprocess instance, the activities open inside it (nested ones too)."""
+    found = [item]
+    subprocess = top.subprocesses.get(item.id)
+    if subprocess is not None:
+        found += [
+            task
+            for task in subprocess.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+            if task.task_spec.bpmn_id is not None and not isinstance(task.task_spec, BoundaryEvent)
+        ]
+    return found
+
+
+def process_data(task: Any) -> dict[str, Any] | Any:
+    """``task.data`` without the variables local to the multi-instance item it runs in.
+
+    An item's element variable and ``loopCounter`` (and a library item's output element) are
+    Camunda local variables: the task sees them, the process does not. A name an item shadows
+    keeps the value it has outside the loop. Returns ``task.data`` itself when nothing is hidden.
+    """
+    hidden: dict[str, Any] = {}
+    current = task
+    while current is not None:
+        body = current.parent
+        spec = body.task_spec if body is not None else None
+        if isinstance(spec, MultiInstanceTask) and current.task_spec.name == spec.task_spec:
+            # Outer loops come later and win: their body's data is outside every inner loop.
+            for name in _item_names(spec):
+                hidden[name] = body.data.get(name, _MISSING)
+        # Then the subprocess task the workflow runs in, looked up in its own workflow's tasks.
+        parent_id = getattr(current.workflow, "parent_task_id", None)
+        outer = getattr(current.workflow, "parent_workflow", None)
+        current = outer.tasks.get(parent_id) if parent_id is not None and outer is not None else None
+    if not hidden:
+        return task.data
+    data = {k: v for k, v in task.data.items() if k not in hidden}
+    data.update({k: v for k, v in hidden.items() if v is not _MISSING})
+    return data
+
+
+def _item_names(spec: Any) -> list[str]:
+    if isinstance(spec, CamundaLoop):
+        return spec._local_names()
+    return [ref.bpmn_id for ref in (spec.input_item, spec.output_item) if ref is not None]
 
 
 def changes_of(
@@ -187,11 +235,14 @@ class CamundaParallelMultiInstance(CamundaLoop, ParallelMultiInstanceTask):  # t
         self._record_done(my_task, child)
         scope = {**my_task.data, **changes}
         if self.condition_met(my_task, child, scope):
-            cancelled = [o for o in self._instances(my_task) if not o.has_state(TaskState.FINISHED_MASK)]
-            for other in cancelled:
+            top = my_task.workflow.top_workflow
+            open_items = [o for o in self._instances(my_task) if not o.has_state(TaskState.FINISHED_MASK)]
+            # Taken before cancelling: the activities open inside a cancelled subprocess instance
+            # end with it, and their external task or retry rows must go too (event_sync).
+            cancelled = [task for item in open_items for task in _open_within(top, item)]
+            for other in open_items:
                 other.cancel()
             # The runner ends them in history as cancelled (take_cancelled).
-            top = my_task.workflow.top_workflow
             setattr(top, _CANCELLED, [*getattr(top, _CANCELLED, []), *cancelled])
             self._finish(my_task)
         elif my_task.internal_data[_DONE] >= my_task.internal_data[_TOTAL]:

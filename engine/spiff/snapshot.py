@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff import walk
+from engine.spiff.multi_instance import process_data
 from engine.spiff.waits import WaitingEvent, trigger_events, waiting_events
 
 OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -192,7 +193,7 @@ class OpenTasks:
             return dict(workflow.last_task.data) if workflow.last_task is not None else {}
         merged: dict[str, Any] = {}
         for entry in self.entries.values():
-            merged.update(entry.task.data)
+            merged.update(process_data(entry.task))  # an item's own variables are not the process's
         return merged
 
 

@@ -132,6 +132,22 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Tasks",
+        "Multi-instance completion condition over external tasks",
+        S,
+        "the external tasks of the cancelled runs are removed, also those inside a cancelled run of "
+        "a subprocess; a worker completing one gets a 404",
+        f"{MI}::test_multi_instance_completion_condition_removes_the_external_tasks_it_cancels",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance element variable and `loopCounter`",
+        S,
+        "local to each run: the instance's variables do not show them, the run's task does "
+        "(`GET /task/{id}/variables`)",
+        f"{MI}::test_multi_instance_element_variable_is_the_item_s_not_the_process_s",
+    ),
+    Row(
+        "Tasks",
         "Call activity",
         S,
         "the child is an instance of its own (own tasks, history; `superProcessInstance` in REST); "
