@@ -5,19 +5,24 @@ boundary event outright), so Flowdesk runs it itself (``engine.compensating``):
 
 - a compensation boundary event on an activity, with an association to a handler
   (``isForCompensation="true"``), makes the activity compensable; the handler is a service task
-  bound to an in-process handler, or a script task;
+  bound to an in-process handler, a script task, a user task or an external task
+  (``camunda:type="external"``);
 - an intermediate throw or end event with a ``compensateEventDefinition`` compensates the completed
   activities of its scope (the process or subprocess it is in, including those inside completed
   subprocesses that have no handler of their own), or only ``activityRef``, most recent first,
   each completed activity instance once;
-- the throw event waits while its handlers run, as Camunda's default ``waitForCompletion``.
+- the throw event waits while its handlers run, as Camunda's default ``waitForCompletion``. In-process
+  handlers run at once; a user task or external task handler is a task of its own that the throw
+  event waits for before it runs the next handler (``engine.spiff.runner_compensation``).
 
 SpiffWorkflow parses a copy of the file without the compensation boundary events, their
-associations and the handlers (``without_compensation``); the throw events become service-task
-like steps that Flowdesk's executor runs (``engine.spiff.throws``).
+associations and the in-process handlers (``without_compensation``); user task and external task
+handlers stay in it, unconnected, so that their specs exist (``waiting_handlers``). The throw events
+become service-task like steps that Flowdesk's executor runs (``engine.spiff.throws``).
 
 Not supported, and refused at deploy time naming the element: compensation event subprocesses,
-handlers that are user tasks, subprocesses or external tasks.
+handlers that are subprocesses or call activities, and a user task or external task handler outside
+the scope of a throw event that compensates it (the handler task runs beside the throw event).
 """
 
 from __future__ import annotations
@@ -26,12 +31,12 @@ import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.bpmn_xml import Element, iter_bpmn, local_name, q
+from engine.bpmn_xml import Element, camunda_attr, iter_bpmn, local_name, q
 from engine.problems import Problem
 
 COMPENSATE = "compensate"  # the ServiceTaskModel kind of a compensation throw event
 _CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
-_HANDLER_KINDS = ("serviceTask", "scriptTask", "sendTask")
+_HANDLER_KINDS = ("serviceTask", "scriptTask", "sendTask", "userTask")
 
 
 @dataclass
@@ -42,6 +47,8 @@ class CompensationModel:
     scopes: dict[str, list[str]] = field(default_factory=dict)  # element -> its containers, innermost first
     throws: dict[str, str | None] = field(default_factory=dict)  # throw event -> activityRef (None: all)
     scripts: dict[str, str] = field(default_factory=dict)  # script task handler -> its script
+    # Compensable activity -> the scope of its handler, when the handler is a task to wait for.
+    waiting: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +73,24 @@ class CompensationModel:
             if not any(c in self.handlers for c in between):
                 found.add(activity)
         return found
+
+
+def is_waiting_handler(element: Element) -> bool:
+    """A handler that is a task of its own, which the throw event waits for: a user or external task."""
+    if local_name(element) == "userTask":
+        return True
+    return local_name(element) in _HANDLER_KINDS and camunda_attr(element, "type") == "external"
+
+
+def _is_handler(element: Element) -> bool:
+    return (element.get("isForCompensation") or "").lower() == "true"
+
+
+def waiting_handlers(root: Element) -> set[str]:
+    """The ids of the handlers SpiffWorkflow must know as specs (``is_waiting_handler``)."""
+    if not has_compensation(root):
+        return set()
+    return {e.get("id") or "" for e in iter_bpmn(root) if _is_handler(e) and is_waiting_handler(e)}
 
 
 def _is_compensation(element: Element) -> bool:
@@ -127,10 +152,12 @@ def extract(process: Element, filename: str, problems: list[Problem]) -> Compens
             if local_name(handler) not in _HANDLER_KINDS:
                 problem(
                     handler,
-                    f"a compensation handler must be a service task or a script task, not a "
-                    f"{local_name(handler)}; Flowdesk runs handlers while the throw event waits",
+                    f"a compensation handler must be a service, script, send or user task, not a "
+                    f"{local_name(handler)}; put what it does in one such task",
                 )
                 continue
+            if is_waiting_handler(handler):
+                model.waiting[activity] = (_containers(handler) or [""])[0]
             model.handlers[activity] = handler.get("id") or ""
             model.scopes[activity] = _containers(element)
             if local_name(handler) == "scriptTask":
@@ -148,6 +175,15 @@ def extract(process: Element, filename: str, problems: list[Problem]) -> Compens
                 f"activityRef `{ref}` names no activity with a compensation boundary event; "
                 "attach one to it, or remove activityRef to compensate every completed activity",
             )
+        scope = (model.scopes.get(throw_id) or [""])[0]
+        for activity in sorted(model.compensable(throw_id)):
+            if activity in model.waiting and model.waiting[activity] != scope:
+                problem(
+                    by_id[model.handlers[activity]],
+                    f"the user task or external task handler of `{activity}` runs as a task beside the "
+                    f"throw event `{throw_id}`, which is in another scope; throw the compensation "
+                    "event in the scope of the handler, or make the handler a service or script task",
+                )
     return model
 
 
@@ -161,7 +197,8 @@ def without_compensation(root: Element) -> Element:
         return root
     clone: Element = copy.deepcopy(root)
     boundaries = {e.get("id") for e in iter_bpmn(clone, "boundaryEvent") if _is_compensation(e)}
-    handlers = {e.get("id") for e in iter_bpmn(clone) if (e.get("isForCompensation") or "").lower() == "true"}
+    # Handlers to wait for stay: SpiffWorkflow runs them as tasks (see waiting_handlers).
+    handlers = {e.get("id") for e in iter_bpmn(clone) if _is_handler(e) and not is_waiting_handler(e)}
     gone = boundaries | handlers
     for element in list(iter_bpmn(clone)):
         is_link = local_name(element) == "association" and (

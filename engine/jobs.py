@@ -137,7 +137,7 @@ class JobService:
                     outcome = Outcome(failure=f"the definition has no binding for {job.activity_id}")
                 else:
                     outcome = self.executor.call(
-                        session, instance, model, item, loaded=loaded, now=self.clock()
+                        session, instance, model, item, loaded=loaded, now=self.clock(), runner=runner
                     )
                 before = runner.variables()
                 step = self.executor.apply(runner, item, outcome)
