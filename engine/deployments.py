@@ -158,7 +158,7 @@ class DeploymentService:
                     Problem(
                         process.source.filename,
                         f"compensation handler job type {bound.name!r} has no in-process handler; "
-                        "register one, or use a Camunda 7 external task (camunda:type=\"external\")",
+                        'register one, or use a Camunda 7 external task (camunda:type="external")',
                         None,
                         handler,
                     )
