@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from engine import expressions
 from engine.bpmn_xml import Element, is_bpmn, iter_bpmn, local_name, processes, q, text_of
+from engine.compensation import handles_subprocess
 from engine.exceptions import ScriptError
 from engine.problems import Problem
 from engine.sandbox import Sandbox
@@ -26,10 +27,11 @@ UNSUPPORTED_EVENTS = {
     "conditionalEventDefinition": "conditional events are not supported",
     "linkEventDefinition": "link events are not supported yet",
 }
-# Compensation runs (engine.compensation) except as the start of an event subprocess.
+# Compensation runs (engine.compensation); an event subprocess it starts must be in a subprocess.
 _COMPENSATION_START = (
-    "compensation event subprocesses are not supported; attach a compensation boundary event to "
-    'each activity to undo, with an association to its handler (isForCompensation="true")'
+    "a compensation event subprocess must be inside an embedded subprocess, which it compensates; "
+    "at process level attach a compensation boundary event to each activity to undo, with an "
+    'association to its handler (isForCompensation="true")'
 )
 # SpiffWorkflow's start event parser knows no error or escalation definitions: such a start event
 # becomes a plain start, so its event subprocess would run at once, when its scope starts.
@@ -109,7 +111,7 @@ class Linter:
             owner = element.getparent() if is_definition else element
             reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind)
             starts = owner is not None and local_name(owner) == "startEvent"
-            if kind == "compensateEventDefinition" and starts:
+            if kind == "compensateEventDefinition" and starts and not handles_subprocess(owner):
                 reason = _COMPENSATION_START
             if kind in _CODE_STARTS and element.getparent() is not None:
                 owner = element.getparent()

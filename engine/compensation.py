@@ -20,9 +20,15 @@ associations and the in-process handlers (``without_compensation``); user task a
 handlers stay in it, unconnected, so that their specs exist (``waiting_handlers``). The throw events
 become service-task like steps that Flowdesk's executor runs (``engine.spiff.throws``).
 
-Not supported, and refused at deploy time naming the element: compensation event subprocesses,
-handlers that are subprocesses or call activities, and a user task or external task handler outside
-the scope of a throw event that compensates it (the handler task runs beside the throw event).
+A compensation event subprocess inside an embedded subprocess is that subprocess's handler: the
+copy for SpiffWorkflow has it moved beside the subprocess, as an unconnected plain subprocess that
+the throw event starts like a handler task (``_move_out``); a throw inside it compensates the
+subprocess it handles.
+
+Not supported, and refused at deploy time naming the element: compensation event subprocesses at
+process level, handlers that are subprocesses or call activities, and a user task or external task
+handler outside the scope of a throw event that compensates it (the handler task runs beside the
+throw event).
 """
 
 from __future__ import annotations
@@ -87,10 +93,47 @@ def _is_handler(element: Element) -> bool:
 
 
 def waiting_handlers(root: Element) -> set[str]:
-    """The ids of the handlers SpiffWorkflow must know as specs (``is_waiting_handler``)."""
+    """The ids of the handlers SpiffWorkflow must know as specs (``is_waiting_handler``), and of the
+    compensation event subprocesses (moved beside their subprocess by ``without_compensation``)."""
     if not has_compensation(root):
         return set()
-    return {e.get("id") or "" for e in iter_bpmn(root) if _is_handler(e) and is_waiting_handler(e)}
+    found = {e.get("id") or "" for e in iter_bpmn(root) if _is_handler(e) and is_waiting_handler(e)}
+    return found | {e.get("id") or "" for e in _event_handlers(root)}
+
+
+def _is_event_subprocess(element: Element | None) -> bool:
+    return (
+        element is not None
+        and local_name(element) == "subProcess"
+        and element.get("triggeredByEvent") == "true"
+    )
+
+
+def handles_subprocess(start: Element) -> bool:
+    """Whether ``start`` starts a compensation event subprocess inside an embedded subprocess: the
+    compensation handler of that subprocess (the only place Camunda 7 allows one)."""
+    event_subprocess = start.getparent()
+    scope = event_subprocess.getparent() if event_subprocess is not None else None
+    return (
+        _is_compensation(start)
+        and _is_event_subprocess(event_subprocess)
+        and scope is not None
+        and local_name(scope) == "subProcess"
+    )
+
+
+def _event_handlers(root: Element) -> list[Element]:
+    """The compensation event subprocesses inside embedded subprocesses."""
+    starts = [start for start in iter_bpmn(root, "startEvent") if handles_subprocess(start)]
+    return [parent for start in starts if (parent := start.getparent()) is not None]
+
+
+def _compensation_subprocesses(by_id: dict[str | None, Element]) -> set[str]:
+    return {
+        e.get("id") or ""
+        for e in by_id.values()
+        if _is_event_subprocess(e) and any(_is_compensation(s) for s in e.iterfind(q("startEvent")))
+    }
 
 
 def _is_compensation(element: Element) -> bool:
@@ -126,17 +169,39 @@ def extract(process: Element, filename: str, problems: list[Problem]) -> Compens
     def problem(element: Element, message: str) -> None:
         problems.append(Problem(filename, message, element.sourceline, element.get("id")))
 
+    def handled(element: Element, activity: str) -> bool:
+        if activity not in model.handlers:
+            return False
+        problem(
+            element,
+            f"`{activity}` has both a compensation boundary event and a compensation event "
+            "subprocess; keep one of the two",
+        )
+        return True
+
     for element in iter_bpmn(process, "boundaryEvent", "startEvent", "intermediateThrowEvent", "endEvent"):
         if not _is_compensation(element):
             continue
         element_id = element.get("id") or ""
         kind = local_name(element)
         if kind == "startEvent":
-            problem(
-                element,
-                "compensation event subprocesses are not supported; attach a compensation boundary "
-                "event to each activity to undo, with an association to its handler",
-            )
+            event_subprocess = element.getparent()
+            scope = event_subprocess.getparent() if event_subprocess is not None else None
+            if scope is None or event_subprocess is None or not handles_subprocess(element):
+                problem(
+                    element,
+                    "a compensation event subprocess must be inside an embedded subprocess, which it "
+                    "compensates; at process level attach a compensation boundary event to each "
+                    "activity to undo, with an association to its handler",
+                )
+                continue
+            activity = scope.get("id") or ""
+            if handled(element, activity):
+                continue
+            # It runs as a subprocess beside `activity`, in its scope (without_compensation moves it).
+            model.handlers[activity] = event_subprocess.get("id") or ""
+            model.scopes[activity] = _containers(scope)
+            model.waiting[activity] = (_containers(scope) or [""])[0]
         elif kind == "boundaryEvent":
             activity = element.get("attachedToRef") or ""
             handlers = [by_id[t] for t in linked.get(element_id, []) if t in by_id]
@@ -156,6 +221,8 @@ def extract(process: Element, filename: str, problems: list[Problem]) -> Compens
                     f"{local_name(handler)}; put what it does in one such task",
                 )
                 continue
+            if handled(element, activity):
+                continue
             if is_waiting_handler(handler):
                 model.waiting[activity] = (_containers(handler) or [""])[0]
             model.handlers[activity] = handler.get("id") or ""
@@ -167,7 +234,10 @@ def extract(process: Element, filename: str, problems: list[Problem]) -> Compens
             definition = element.find(q("compensateEventDefinition"))
             ref = definition.get("activityRef") if definition is not None else None
             model.throws[element_id] = ref or None
-            model.scopes[element_id] = _containers(element)
+            # A throw in a compensation event subprocess compensates the subprocess it handles.
+            model.scopes[element_id] = [
+                c for c in _containers(element) if c not in _compensation_subprocesses(by_id)
+            ]
     for throw_id, ref in model.throws.items():
         if ref is not None and ref not in model.handlers:
             problem(
@@ -175,7 +245,7 @@ def extract(process: Element, filename: str, problems: list[Problem]) -> Compens
                 f"activityRef `{ref}` names no activity with a compensation boundary event; "
                 "attach one to it, or remove activityRef to compensate every completed activity",
             )
-        scope = (model.scopes.get(throw_id) or [""])[0]
+        scope = (_containers(by_id[throw_id]) or [""])[0]  # where its handler tasks are started
         for activity in sorted(model.compensable(throw_id)):
             if activity in model.waiting and model.waiting[activity] != scope:
                 problem(
@@ -208,4 +278,21 @@ def without_compensation(root: Element) -> Element:
             parent = element.getparent()
             if parent is not None:
                 parent.remove(element)
+    for event_subprocess in _event_handlers(clone):
+        _move_out(event_subprocess)
     return clone
+
+
+def _move_out(event_subprocess: Element) -> None:
+    """Make a compensation event subprocess a plain, unconnected subprocess beside the subprocess it
+    compensates: SpiffWorkflow would start it with its scope, and it runs after that scope ended."""
+    scope = event_subprocess.getparent()
+    outer = scope.getparent() if scope is not None else None
+    if scope is None or outer is None:
+        return
+    scope.remove(event_subprocess)
+    del event_subprocess.attrib["triggeredByEvent"]
+    for start in event_subprocess.iterfind(q("startEvent")):
+        for definition in start.findall(q("compensateEventDefinition")):
+            start.remove(definition)
+    outer.append(event_subprocess)

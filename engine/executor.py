@@ -228,9 +228,11 @@ class Executor:
         """Run what can run now; return the job rows to insert for service tasks left waiting."""
         jobs: list[dict[str, Any]] = []
         queued: set[str] = set(known_task_ids)
+        # Compensation throw events waiting for a handler task: looked at again once anything moved.
+        on_hold: set[str] = set()
         calls = runner.service_call if isinstance(runner.service_call, InlineCalls) else None
         while result.error is None:
-            waiting = [w for w in runner.waiting_service_tasks() if w.task_id not in queued]
+            waiting = [w for w in runner.waiting_service_tasks() if w.task_id not in queued | on_hold]
             if not waiting:
                 break
             progressed = False
@@ -254,11 +256,10 @@ class Executor:
                     now=now,
                     runner=runner,
                 )
-                if outcome.pending:
+                if outcome.pending and outcome.started is None:
                     # A compensation handler task runs; the throw event waits for it, not for a job.
-                    queued.add(item.task_id)
-                    if outcome.started is None:
-                        continue
+                    on_hold.add(item.task_id)
+                    continue
                 step = self.apply(runner, item, outcome)
                 if step is None:
                     jobs.append(self.job_row(instance, loaded, model, item, now, outcome=outcome))
@@ -267,6 +268,7 @@ class Executor:
                 result.events.extend(step.events)
                 result.error = step.error
                 progressed = True
+                on_hold.clear()  # a handler task may have finished on the way
                 break
             if not progressed:
                 break

@@ -388,10 +388,21 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Events",
-        "Compensation event subprocess; handlers that are subprocesses, call activities or other tasks",
+        "Compensation event subprocess in an embedded subprocess",
+        S,
+        "the handler of the subprocess: it runs when the subprocess is compensated (the throw waits "
+        "for it, user tasks inside included), and its own compensation throw undoes the subprocess's "
+        "activities",
+        "tests/conformance/test_compensation_handlers.py::"
+        "test_compensation_event_subprocess_compensates_its_subprocess_and_undoes_inside_it",
+    ),
+    Row(
+        "Events",
+        "Compensation event subprocess at process level; handlers that are subprocesses, call "
+        "activities or other tasks",
         N,
         "refused at deploy time, naming the element and what to draw instead",
-        f"{CONF}::test_compensation_event_subprocesses_and_manual_task_handlers_are_refused_at_deploy",
+        f"{CONF}::test_process_level_compensation_event_subprocesses_and_manual_task_handlers_are_refused",
     ),
     Row(
         "Events",

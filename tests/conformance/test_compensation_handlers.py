@@ -51,3 +51,20 @@ def test_compensation_handler_tasks_run_most_recent_first_each_waited_for(engine
     engine.tasks.complete(review.id, {}, actor=SALES)
     assert state(engine, instance.id) == "COMPLETED"
     assert compensations(engine, instance.id) == ["Pack", "Charge", "Reserve"]
+
+
+def test_compensation_event_subprocess_compensates_its_subprocess_and_undoes_inside_it(
+    engine: Engine,
+) -> None:
+    deploy(engine, "compensation_event_subprocess")
+    instance = engine.runtime.start(key="compensation_event_subprocess", variables={"undone": []})
+    # Undo compensates Booking: its compensation event subprocess runs now (not when Booking ran).
+    assert engine.runtime.open_activities(instance.id) == ["Undo", "OnCancel", "Notify"]
+    assert compensations(engine, instance.id) == []
+    [notify] = engine.tasks.list(TaskQuery(instance_id=instance.id))
+    engine.tasks.complete(notify.id, {"note": "sorry"}, actor=SALES)
+    # OnCancel's own throw undid Booking's activities, most recent first; then Undo went on.
+    assert compensations(engine, instance.id) == ["BookFlight", "BookHotel", "Booking"]
+    variables = engine.runtime.variables(instance.id)
+    assert (variables["hotel"], variables["flight"], variables["undone"]) == (None, None, ["flight", "hotel"])
+    assert open_tasks(engine, instance.id) == ["Review"]

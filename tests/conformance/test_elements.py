@@ -273,13 +273,13 @@ def test_compensation_with_activity_ref_then_a_compensation_end_event_compensate
     assert engine.runtime.variables(instance.id)["invoiced"] is True  # Cancel did not run twice
 
 
-def test_compensation_event_subprocesses_and_manual_task_handlers_are_refused_at_deploy(
+def test_process_level_compensation_event_subprocesses_and_manual_task_handlers_are_refused(
     engine: Engine,
 ) -> None:
     with pytest.raises(DeploymentError) as err:
         deploy(engine, "compensation_unsupported")
     [problem] = err.value.problems
-    assert problem.element_id == "CompensationStart" and "event subprocesses" in problem.message
+    assert problem.element_id == "CompensationStart" and "inside an embedded subprocess" in problem.message
     xml = (CASES / "compensation_unsupported.bpmn").read_text()
     without_subprocess = xml[: xml.index("<bpmn:subProcess")] + xml[xml.index("</bpmn:subProcess>") + 18 :]
     with pytest.raises(DeploymentError) as err:

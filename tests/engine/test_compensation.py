@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine import DeploymentError, Engine
+from engine import DeploymentError, Engine, TaskQuery
+from engine.db.models import JobKind
 from engine.handlers import HandlerContext, HandlerRegistry
 from engine.worker import Worker
 from tests.engine.test_messages import definitions, flow
@@ -260,3 +262,63 @@ def test_a_camunda8_job_type_handler_without_an_in_process_handler_is_refused_at
         engine.deployments.deploy([("z.bpmn", xml.encode())])
     [problem] = err.value.problems
     assert problem.element_id == "Release" and "'stock.release' has no in-process handler" in problem.message
+
+
+def test_a_multi_instance_user_task_handler_is_one_task_per_item_all_waited_for(engine: Engine) -> None:
+    xml = conformance_file("compensation_task_handlers")
+    loop = (
+        '<bpmn:multiInstanceLoopCharacteristics camunda:collection="${shelves}" camunda:elementVariable="s"/>'
+    )
+    xml = xml.replace(
+        "</camunda:formData></bpmn:extensionElements>", f"</camunda:formData></bpmn:extensionElements>{loop}"
+    )
+    engine.deployments.deploy([("c.bpmn", xml.encode())])
+    instance = engine.runtime.start(
+        key="compensation_task_handlers", variables={"amount": 1, "shelves": ["a", "b"]}
+    )
+    [refund] = engine.jobs.acquire("w1", kind=JobKind.EXTERNAL, topics=["refunds"])
+    engine.jobs.complete(refund.id, "w1")
+    first, second = engine.tasks.list(TaskQuery(instance_id=instance.id))
+    engine.tasks.complete(first.id, {"shelf": "A1"})
+    assert open_tasks(engine, instance.id) == ["Release"]  # the throw event waits for every item
+    engine.tasks.complete(second.id, {"shelf": "B2"})
+    assert open_tasks(engine, instance.id) == ["Review"]
+    assert "s" not in engine.runtime.variables(instance.id)
+
+
+def conformance_file(name: str) -> str:
+    return (Path(__file__).parents[1] / "conformance" / "bpmn" / f"{name}.bpmn").read_text()
+
+
+def test_a_compensation_event_subprocess_of_scripts_ends_within_the_throw_s_step(engine: Engine) -> None:
+    xml = conformance_file("compensation_event_subprocess").replace(
+        '<bpmn:userTask id="Notify" camunda:candidateGroups="sales"><bpmn:incoming>c1</bpmn:incoming>'
+        "<bpmn:outgoing>c2</bpmn:outgoing></bpmn:userTask>",
+        '<bpmn:scriptTask id="Notify" scriptFormat="python"><bpmn:incoming>c1</bpmn:incoming>'
+        "<bpmn:outgoing>c2</bpmn:outgoing><bpmn:script>note = 1</bpmn:script></bpmn:scriptTask>",
+    )
+    engine.deployments.deploy([("c.bpmn", xml.encode())])
+    instance = engine.runtime.start(key="compensation_event_subprocess", variables={"undone": []})
+    assert open_tasks(engine, instance.id) == ["Review"]
+    assert compensated(engine, instance.id) == ["BookFlight", "BookHotel", "Booking"]
+    assert engine.runtime.variables(instance.id)["undone"] == ["flight", "hotel"]
+
+
+def test_a_subprocess_with_a_compensation_boundary_event_and_event_subprocess_is_refused(
+    engine: Engine,
+) -> None:
+    xml = conformance_file("compensation_event_subprocess").replace(
+        '<bpmn:intermediateThrowEvent id="Undo">',
+        '<bpmn:boundaryEvent id="BookingUndo" attachedToRef="Booking"><bpmn:compensateEventDefinition />'
+        '</bpmn:boundaryEvent><bpmn:scriptTask id="UndoBooking" isForCompensation="true" '
+        'scriptFormat="python"><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>'
+        '<bpmn:intermediateThrowEvent id="Undo">',
+    )
+    xml = xml.replace(
+        "  </bpmn:process>",
+        '<bpmn:association id="A9" sourceRef="BookingUndo" targetRef="UndoBooking" /></bpmn:process>',
+    )
+    with pytest.raises(DeploymentError) as err:
+        engine.deployments.deploy([("c.bpmn", xml.encode())])
+    [problem] = err.value.problems
+    assert "keep one of the two" in problem.message
