@@ -118,7 +118,7 @@ def compensate(
                 outputs = _run_handler(executor, session, instance, loaded, handler, task_id, data)
             data.update(outputs)
             changed.update(outputs)
-            _record(session, instance, loaded, now, (task_id, activity_id, handler), waiting.activity_id)
+            _record(session, instance, now, (task_id, activity_id, handler), waiting.activity_id)
             if activity_id not in plan.waiting:  # a handler task is in history already
                 _record_run(session, instance, loaded, now, task_id, handler)
         else:
@@ -140,7 +140,6 @@ def compensate(
 def _record(
     session: Session,
     instance: ProcessInstance,
-    loaded: LoadedDefinition,
     now: datetime,
     what: tuple[str, str, str],
     by: str,
