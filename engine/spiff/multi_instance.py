@@ -22,7 +22,9 @@ its successor inherits, which changes only through it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import deepcopy
+from itertools import groupby
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
@@ -64,13 +66,42 @@ def _open_within(top: Any, item: Any) -> list[Any]:
     return found
 
 
-def process_data(task: Any) -> dict[str, Any] | Any:
-    """``task.data`` without the variables local to the multi-instance item it runs in.
+def merged_process_data(tasks: Iterable[Any]) -> dict[str, Any]:
+    """The data of the tasks merged in order, later tasks winning, without the variables local to
+    the multi-instance items they run in.
 
     An item's element variable and ``loopCounter`` (and a library item's output element) are
     Camunda local variables: the task sees them, the process does not. A name an item shadows
-    keeps the value it has outside the loop. Returns ``task.data`` itself when nothing is hidden.
+    keeps the value it has outside the loop. The items of one multi-instance share what they hide,
+    so it is found once for all of them (a walk up the tree per item made reading a 1,000-item
+    instance's variables cost ~4 ms).
     """
+    merged: dict[str, Any] = {}
+    for _, run in groupby(tasks, key=_item_scope):
+        group = list(run)
+        hidden = item_locals(group[0])
+        before = {name: merged[name] for name in hidden if name in merged}
+        for task in group:
+            merged.update(task.data)
+        for name, outside in hidden.items():
+            # What the items hide is the value outside the loop, else what earlier tasks gave.
+            if outside is not _MISSING:
+                merged[name] = outside
+            elif name in before:
+                merged[name] = before[name]
+            else:
+                merged.pop(name, None)
+    return merged
+
+
+def _item_scope(task: Any) -> tuple[Any, str, int]:
+    # Tasks with the same parent, spec and workflow run in the same multi-instance items, if any.
+    return task._parent, task.task_spec.name, id(task.workflow)
+
+
+def item_locals(task: Any) -> dict[str, Any]:
+    """The names local to the multi-instance items ``task`` runs in, each with its value outside
+    the loops (``_MISSING`` when it has none); empty outside any multi-instance."""
     hidden: dict[str, Any] = {}
     current = task
     while current is not None:
@@ -84,11 +115,7 @@ def process_data(task: Any) -> dict[str, Any] | Any:
         parent_id = getattr(current.workflow, "parent_task_id", None)
         outer = getattr(current.workflow, "parent_workflow", None)
         current = outer.tasks.get(parent_id) if parent_id is not None and outer is not None else None
-    if not hidden:
-        return task.data
-    data = {k: v for k, v in task.data.items() if k not in hidden}
-    data.update({k: v for k, v in hidden.items() if v is not _MISSING})
-    return data
+    return hidden
 
 
 def _item_names(spec: Any) -> list[str]:
