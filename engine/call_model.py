@@ -13,6 +13,10 @@ Camunda 8: ``zeebe:calledElement processId`` (text or FEEL) with ``propagateAllP
 
 spiffworkflow and plain BPMN files: ``calledElement`` is the process id; every variable goes in and
 comes back, which is SpiffWorkflow's own call activity semantic.
+
+A multi-instance marker needs nothing here: each instance of the loop (engine.spiff.multi_instance)
+is a call activity task with its own element variable, which the mappings read like any variable.
+Only Camunda 7 files may have one.
 """
 
 from __future__ import annotations
@@ -105,8 +109,9 @@ def call_activity_model(
     """The model of one ``bpmn:callActivity``; problems appended (and None) when it cannot run."""
     reader = _Reader(element, filename, problems)
     before = len(problems)
-    if element.find(q("multiInstanceLoopCharacteristics")) is not None:
-        reader.problem(element, "multi-instance call activities are not supported yet")
+    loop = element.find(q("multiInstanceLoopCharacteristics"))
+    if loop is not None and dialect is not Dialect.CAMUNDA7:
+        reader.problem(loop, _MULTI_INSTANCE_ELSEWHERE[dialect])
     if dialect is Dialect.ZEEBE:
         model = _zeebe(reader)
     elif dialect is Dialect.CAMUNDA7:
@@ -114,6 +119,20 @@ def call_activity_model(
     else:
         model = _plain(reader)
     return model if len(problems) == before else None
+
+
+# Multi-instance call activities run as Camunda 7 reads loops (engine.spiff.multi_instance): one
+# child per item, the element variable local to its instance. The other dialects' loops would need
+# their own item and output handling; Camunda 8 loops are not read for any activity yet.
+_MULTI_INSTANCE_ELSEWHERE = {
+    Dialect.ZEEBE: "multi-instance call activities (zeebe:loopCharacteristics) are not supported in "
+    "Camunda 8 files; call the process once per item from a loop of your own, or use a Camunda 7 file "
+    "(camunda:collection and camunda:elementVariable)",
+    Dialect.SPIFF: "multi-instance call activities run in Camunda 7 files only: give the loop "
+    "camunda:collection and camunda:elementVariable (or a loopCardinality) in a Camunda 7 file",
+    Dialect.PLAIN: "multi-instance call activities run in Camunda 7 files only: give the loop "
+    "camunda:collection and camunda:elementVariable (or a loopCardinality) in a Camunda 7 file",
+}
 
 
 def _plain(reader: _Reader) -> CallActivityModel | None:

@@ -7,6 +7,10 @@ and history, resolved among the deployed definitions when the activity starts. S
 the child ends, completes the task. It is not a SubWorkflowTask: the parser then neither looks for
 the called process in the same files nor puts it into the definition's subprocess specs.
 
+A multi-instance call activity (Camunda 7 files) is Flowdesk's Camunda multi-instance spec around
+this one (``engine.spiff.multi_instance``): each instance is a task of this spec, with the
+activity's id as ``bpmn_id``, so each waits for and completes with a child of its own.
+
 (The Camunda parser builds *embedded* subprocesses with SpiffWorkflow's CallActivity class; those
 keep it: only the ``callActivity`` tag is mapped here.)
 """

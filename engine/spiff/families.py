@@ -235,7 +235,7 @@ class FlowdeskCamundaParser(CamundaParser):  # type: ignore[misc]
         full_tag("receiveTask"): (FlowdeskCamundaReceiveTaskParser, ReceiveTask),
         # A call activity starts a separate instance (engine.calls); embedded subprocesses keep
         # SpiffWorkflow's CallActivity class, which this parser gives them.
-        full_tag("callActivity"): (CamundaTaskParser, CalledProcessTask),
+        full_tag("callActivity"): (_CAMUNDA_TASK, CalledProcessTask),
         **_event_parsers(
             CamundaStartEventParser,
             CamundaIntermediateCatchEventParser,

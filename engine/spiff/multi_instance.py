@@ -142,6 +142,8 @@ def changes_of(
 class CamundaLoop:
     """What parallel and sequential Camunda multi-instances share (a mixin over the library's specs)."""
 
+    activity_type = "multiInstanceBody"  # what Camunda 7's history calls the container of the instances
+
     task_spec: str
     cardinality: str | None
     data_input: Any

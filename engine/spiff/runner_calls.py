@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -73,11 +74,15 @@ class CallSteps:
     def throw_call_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> StepResult | None:
         """Let an error boundary event catch the child's error; None when none does.
 
-        The call activity's own boundary events first, then those of each embedded subprocess
-        around it, innermost first: BPMN's scopes. Whatever the caught error interrupts ends in
-        history as cancelled.
+        The call activity's own boundary events (for an instance of a multi-instance call activity,
+        the whole activity's) first, then those of each embedded subprocess around it, innermost
+        first: BPMN's scopes. Whatever the caught error interrupts ends in history as cancelled.
         """
         scope: Any = self._waiting_call(task_id)
+        if scope.parent is not None and isinstance(scope.parent.task_spec, MultiInstanceTask):
+            # One instance of a multi-instance call activity: the boundary events are attached to
+            # the whole activity, whose interruption cancels the sibling instances (and their children).
+            scope = scope.parent
         open_before = self._open_activities()
         while scope is not None:
             step = self._catch_error(scope, code, variables)

@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
+def _interrupted(task: Any) -> bool:
+    """Cancelled, or still open but taken out of the tree: cancelling a task drops its open
+    children (the instances of a multi-instance activity) without changing their state."""
+    if task.has_state(TaskState.CANCELLED):
+        return True
+    return bool(task.has_state(_OPEN)) and task.id not in task.workflow.tasks
+
+
 def _result() -> StepResult:
     from engine.spiff.runner import StepResult  # runner.py imports this module
 
@@ -98,6 +106,6 @@ class EventSteps:
     def _cancellations(self, open_before: list[Any], result: StepResult) -> StepResult:
         """End in history, as cancelled, the activities an event interrupted during this step."""
         for task in open_before:
-            if task.has_state(TaskState.CANCELLED) and not isinstance(task.task_spec, BoundaryEvent):
+            if _interrupted(task) and not isinstance(task.task_spec, BoundaryEvent):
                 result.events.append(replace(self._event(task, ended=True), canceled=True))
         return result

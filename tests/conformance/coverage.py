@@ -169,14 +169,33 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Tasks",
-        "Call activity: errors, multi-instance",
+        "Call activity: errors",
         P,
         "an error end event or a handler's `BpmnError` the child does not catch reaches the error "
         "boundary events of the call activity and of the embedded subprocesses around it, not event "
-        "subprocesses of the parent nor the caller's caller; multi-instance call activities are "
-        "refused at deploy time",
+        "subprocesses of the parent nor the caller's caller",
         "tests/engine/test_call_activities.py::"
         "test_a_child_error_climbs_to_the_boundary_of_an_embedded_subprocess_around_the_call",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance call activity (parallel, sequential)",
+        S,
+        "one child instance per item (`camunda:collection` / `camunda:elementVariable`, or "
+        "`loopCardinality`); `camunda:in` sees each instance's element variable and `loopCounter`; "
+        "each child's `camunda:out` reaches the process (the later write wins); parallel children "
+        "start together, sequential ones one after the other; Camunda 7 files only",
+        f"{MI}::test_multi_instance_call_activity_starts_a_child_per_item_in_parallel_then_one_at_a_time",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance call activity: completion condition, errors, deletion",
+        S,
+        "a completion condition that holds cancels the children still running; a child's uncaught "
+        "error reaches the error boundary of the whole activity and cancels the other children; an "
+        "interrupting boundary event or deleting the parent cancels them all",
+        "tests/engine/test_multi_instance_calls.py::"
+        "test_a_child_error_reaches_the_boundary_of_the_multi_instance_call_and_cancels_the_others",
     ),
     # -- gateways --------------------------------------------------------------------------------
     Row(

@@ -1,4 +1,5 @@
-"""Multi-instance script, service and external tasks in the Camunda 7 dialect, each file run end to end."""
+"""Multi-instance script, service and external tasks and call activities in the Camunda 7 dialect,
+each file run end to end."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from engine import Engine, TaskQuery
 from engine.db.models import JobKind
 from engine.handlers import HandlerContext, HandlerRegistry
 from engine.job_types import JobNotFound
-from tests.conformance.test_elements import complete, deploy, open_tasks, state
+from tests.conformance.test_elements import complete, deploy, open_tasks, run_jobs, state
 from tests.helpers import FINANCE, stored_state
 
 LINES = [
@@ -183,3 +184,38 @@ def test_multi_instance_element_variable_is_the_item_s_not_the_process_s(engine:
     [quote] = engine.jobs.acquire("w1", kind=JobKind.EXTERNAL, topics=["quotes"])
     engine.jobs.complete(quote.id, "w1")
     assert set(engine.runtime.variables(other.id)) == {"carriers", "parcels"}
+
+
+def test_multi_instance_call_activity_starts_a_child_per_item_in_parallel_then_one_at_a_time(
+    engine: Engine,
+) -> None:
+    deploy(engine, "multi_instance_call_activity")
+    suppliers = ["acme", "bolt", "cogs"]
+    parent = engine.runtime.start(key="multi_instance_call_activity", variables={"suppliers": suppliers})
+    # Parallel: every child starts in the step that reached the activity, each with its own item.
+    children = engine.runtime.list(super_instance_id=parent.id)
+    assert sorted(c.business_key for c in children) == suppliers
+    for child in children:
+        assert engine.runtime.variables(child.id) == {"supplier": child.business_key}
+    for number, child in enumerate(children):
+        assert open_tasks(engine, parent.id) == []  # the parent waits for all of them
+        complete(engine, child.id, "Price", {f"price_{child.business_key}": 10 + number})
+        run_jobs(engine)
+    variables = engine.runtime.variables(parent.id)
+    assert {k: v for k, v in variables.items() if k.startswith("price_")} == {
+        f"price_{c.business_key}": 10 + n for n, c in enumerate(children)
+    }
+    # Sequential: one child at a time, until one books (the completion condition ${booked}).
+    for attempt, booked in enumerate([False, True]):
+        [asking] = [c for c in engine.runtime.list(super_instance_id=parent.id) if c.process_key == "booking"]
+        assert engine.runtime.variables(asking.id) == {"supplier": suppliers[attempt], "attempt": attempt}
+        complete(engine, asking.id, "Ask", {"booked": booked})
+        run_jobs(engine)
+    assert open_tasks(engine, parent.id) == ["Review"]
+    variables = engine.runtime.variables(parent.id)
+    assert (variables["booked"], variables["bookedWith"]) == (True, "bolt")
+    assert "supplier" not in variables and "loopCounter" not in variables  # local to each instance
+    everyone = engine.runtime.list(super_instance_id=parent.id, active_only=False)
+    booking = [c for c in everyone if c.process_key == "booking"]
+    assert len(booking) == 2 and all(c.state == "COMPLETED" for c in booking)  # cogs never asked
+    assert len(ran(engine, parent.id, "Quote")) == 1 + 3 and len(ran(engine, parent.id, "Book")) == 1 + 2

@@ -15,6 +15,12 @@ from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
 from tests.helpers import ADMIN, camunda_process
 
 ERROR = '<bpmn:error id="Err" name="Rejected" errorCode="REJECTED" />'
+# An interrupting one-hour timer on `Call`, leading to user task `Chase`.
+TIMER_BOUNDARY = """<bpmn:boundaryEvent id="Late" attachedToRef="Call"><bpmn:outgoing>x1</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:userTask id="Chase"><bpmn:incoming>x1</bpmn:incoming></bpmn:userTask>
+    <bpmn:sequenceFlow id="x1" sourceRef="Late" targetRef="Chase" />"""
 
 
 def child_process(key: str = "child", body: str = "", wait: bool = True, tag: str | None = None) -> bytes:
@@ -429,15 +435,10 @@ def test_a_handlers_bpmn_error_nobody_catches_stays_an_incident_of_the_child(
 def test_an_interrupting_timer_boundary_on_the_call_activity_cancels_the_child(
     engine: Engine, clock: FakeClock
 ) -> None:
-    boundary = """<bpmn:boundaryEvent id="Late" attachedToRef="Call"><bpmn:outgoing>x1</bpmn:outgoing>
-      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>
-    </bpmn:boundaryEvent>
-    <bpmn:userTask id="Chase"><bpmn:incoming>x1</bpmn:incoming></bpmn:userTask>
-    <bpmn:sequenceFlow id="x1" sourceRef="Late" targetRef="Chase" />"""
     deploy(
         engine,
         ("c.bpmn", child_process()),
-        ("p.bpmn", parent_process('calledElement="child"', boundary=boundary)),
+        ("p.bpmn", parent_process('calledElement="child"', boundary=TIMER_BOUNDARY)),
     )
     parent = engine.runtime.start(key="parent")
     child = only_child(engine, parent.id)
@@ -554,16 +555,6 @@ def test_deploy_names_call_activities_that_cannot_run(engine: Engine) -> None:
             deploy(engine, ("p.bpmn", parent_process(call, mappings)))
         [problem] = err.value.problems
         assert problem.element_id == "Call" and message in problem.message, problem.message
-    multi = parent_process('calledElement="c"').replace(
-        b"<bpmn:outgoing>p2</bpmn:outgoing>",
-        b"<bpmn:outgoing>p2</bpmn:outgoing>"
-        b'<bpmn:multiInstanceLoopCharacteristics camunda:collection="${items}" />',
-    )
-    with pytest.raises(DeploymentError) as err:
-        deploy(engine, ("p.bpmn", multi))
-    assert any(
-        "multi-instance call activities are not supported yet" in p.message for p in err.value.problems
-    )
 
 
 def test_a_terminate_end_event_in_the_parent_cancels_the_running_child(engine: Engine) -> None:
@@ -660,4 +651,3 @@ def test_a_child_ending_while_its_parent_changes_loses_nothing(engine: Engine, d
             assert engine.runtime.variables(parent.id) == {"side": 1, "total": 3}
     finally:
         other.close()
-

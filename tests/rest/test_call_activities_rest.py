@@ -6,22 +6,29 @@ import io
 from pathlib import Path
 
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from engine import Engine
 from engine.db.models import JobKind
 from tests.rest.conftest import auth
 
 CALL_ACTIVITY = Path(__file__).resolve().parent.parent / "conformance" / "bpmn" / "call_activity.bpmn"
+MULTI_INSTANCE = CALL_ACTIVITY.with_name("multi_instance_call_activity.bpmn")
+
+
+def deploy(client: FlaskClient, path: Path) -> TestResponse:
+    data = {"file0": (io.BytesIO(path.read_bytes()), path.name)}
+    deployed = client.post(
+        "/engine-rest/deployment/create", data=data, headers=auth("admin"), content_type="multipart/form-data"
+    )
+    assert deployed.status_code == 200, deployed.get_json()
+    return deployed
 
 
 def test_child_instances_are_linked_to_their_parent_and_a_rest_completion_resumes_it(
     client: FlaskClient, engine: Engine
 ) -> None:
-    data = {"file0": (io.BytesIO(CALL_ACTIVITY.read_bytes()), CALL_ACTIVITY.name)}
-    deployed = client.post(
-        "/engine-rest/deployment/create", data=data, headers=auth("admin"), content_type="multipart/form-data"
-    )
-    assert deployed.status_code == 200, deployed.get_json()
+    deployed = deploy(client, CALL_ACTIVITY)
     assert deployed.get_json()["warnings"] == []  # the called process came in the same deployment
     tags = {d["key"]: d["versionTag"] for d in deployed.get_json()["deployedProcessDefinitions"].values()}
     assert tags == {"call_activity": None, "invoicing": "2026.12"}
@@ -88,3 +95,47 @@ def test_child_instances_are_linked_to_their_parent_and_a_rest_completion_resume
     [invoice] = [a for a in activities if a["activityId"] == "Invoice"]
     assert invoice["activityType"] == "callActivity" and invoice["calledProcessInstanceId"] == child["id"]
     assert invoice["endTime"] is not None and not invoice["canceled"]
+
+
+def test_each_child_of_a_multi_instance_call_activity_is_linked_to_the_parent_and_its_history_row(
+    client: FlaskClient, engine: Engine
+) -> None:
+    deploy(client, MULTI_INSTANCE)
+    suppliers = {"value": '["acme", "bolt", "cogs"]', "type": "Json"}
+    started = client.post(
+        "/engine-rest/process-definition/key/multi_instance_call_activity/start",
+        json={"variables": {"suppliers": suppliers}},
+        headers=auth("sales"),
+    )
+    assert started.status_code == 200, started.get_json()
+    parent_id = started.get_json()["id"]
+
+    children = client.get(
+        f"/engine-rest/process-instance?superProcessInstance={parent_id}", headers=auth("admin")
+    ).get_json()
+    assert sorted(c["businessKey"] for c in children) == ["acme", "bolt", "cogs"]
+    for child in children:
+        parents = client.get(
+            f"/engine-rest/process-instance?subProcessInstance={child['id']}", headers=auth("admin")
+        ).get_json()
+        assert [p["id"] for p in parents] == [parent_id]
+        item = client.get(f"/engine-rest/process-instance/{child['id']}/variables", headers=auth("admin"))
+        assert item.get_json()["supplier"]["value"] == child["businessKey"]
+    count = client.get(
+        f"/engine-rest/process-instance/count?superProcessInstance={parent_id}", headers=auth("admin")
+    )
+    assert count.get_json() == {"count": 3}
+
+    history = client.get(
+        f"/engine-rest/history/process-instance?superProcessInstanceId={parent_id}", headers=auth("admin")
+    ).get_json()
+    assert sorted(h["id"] for h in history) == sorted(c["id"] for c in children)
+    assert all(h["superProcessInstanceId"] == parent_id for h in history)
+    activities = client.get(
+        f"/engine-rest/history/activity-instance?processInstanceId={parent_id}", headers=auth("admin")
+    ).get_json()
+    quotes = [a for a in activities if a["activityId"] == "Quote"]
+    [body] = [a for a in quotes if a["activityType"] == "multiInstanceBody"]
+    assert body["calledProcessInstanceId"] is None
+    called = [a["calledProcessInstanceId"] for a in quotes if a["activityType"] == "callActivity"]
+    assert sorted(called) == sorted(c["id"] for c in children)
