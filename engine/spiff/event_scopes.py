@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.parser.event_parsers import ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
@@ -32,15 +34,34 @@ _INTERRUPTING = "Interrupting"
 _HANDLED = "flowdesk_interrupted"
 
 
+def _starts_event_subprocess(node: Any) -> bool:
+    parent = node.getparent()
+    return parent is not None and str(parent.get("triggeredByEvent", "")).lower() == "true"
+
+
 class EventSubprocessStartParsing:
-    """Mixin for start event parsers: records ``isInterrupting`` of event subprocess starts."""
+    """Mixin for start event parsers: records ``isInterrupting`` of event subprocess starts, and
+    reads their error and escalation definitions.
+
+    SpiffWorkflow's start event parser ignores error and escalation definitions, so such an event
+    subprocess became one with a plain start, run as soon as its scope started. With the definition
+    read, the library keeps it as a trigger of its scope (``BpmnStartTask.trigger_specs``) and
+    Flowdesk starts it when an error or escalation reaches it (engine.spiff.code_events).
+    """
+
+    def get_event_definition(self, xpaths: list[str]) -> Any:
+        if _starts_event_subprocess(self.node):  # type: ignore[attr-defined]
+            xpaths = [*xpaths, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH]
+        return super().get_event_definition(xpaths)  # type: ignore[misc]
 
     def create_task(self) -> Any:
         task = super().create_task()  # type: ignore[misc]
         node = self.node  # type: ignore[attr-defined]
-        parent = node.getparent()
-        if parent is not None and str(parent.get("triggeredByEvent", "")).lower() == "true":
-            interrupting = str(node.get("isInterrupting", "true")).lower() != "false"
+        if _starts_event_subprocess(node):
+            # An error always interrupts its scope (BPMN; engine.bpmn_lint refuses the attribute).
+            interrupting = str(node.get("isInterrupting", "true")).lower() != "false" or isinstance(
+                task.event_definition, ErrorEventDefinition
+            )
             prefix = _INTERRUPTING if interrupting else _NON_INTERRUPTING
             task.description = f"{prefix} {task.description or 'Start Event'}"
         return task
