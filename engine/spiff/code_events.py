@@ -31,6 +31,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     EscalationEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
@@ -63,6 +64,9 @@ def _matching(candidates: list[tuple[Any, Any]], code: str | None) -> Any | None
 
 
 def _boundaries(task: Any, kind: type[Any]) -> list[tuple[Any, Any]]:
+    # A run of a multi-instance activity: the boundary events are those of the multi-instance task.
+    while task.parent is not None and isinstance(task.parent.task_spec, MultiInstanceTask):
+        task = task.parent
     siblings = task.parent.children if task.parent is not None else []
     return [
         (sibling, sibling.task_spec.event_definition)

@@ -16,9 +16,7 @@ ERRORS = (
 )
 
 
-def event_subprocess(
-    esp_id: str, task: str, definition: str, interrupting: bool = True, end: str = ""
-) -> str:
+def event_subprocess(esp_id: str, task: str, definition: str, interrupting: bool = True) -> str:
     """An event subprocess `esp_id`: its start (``definition``) -> user task ``task`` -> end."""
     flag = "" if interrupting else ' isInterrupting="false"'
     return f"""
@@ -26,7 +24,7 @@ def event_subprocess(
       <bpmn:startEvent id="{esp_id}_start"{flag}><bpmn:outgoing>{esp_id}_1</bpmn:outgoing>
         {definition}</bpmn:startEvent>
       {user_task(task, f"{esp_id}_1", f"{esp_id}_2")}
-      <bpmn:endEvent id="{esp_id}_end"><bpmn:incoming>{esp_id}_2</bpmn:incoming>{end}</bpmn:endEvent>
+      <bpmn:endEvent id="{esp_id}_end"><bpmn:incoming>{esp_id}_2</bpmn:incoming></bpmn:endEvent>
       {flow(f"{esp_id}_1", f"{esp_id}_start", task)}{flow(f"{esp_id}_2", task, f"{esp_id}_end")}
     </bpmn:subProcess>"""
 
@@ -193,8 +191,14 @@ def test_the_boundary_on_the_throwing_activity_comes_before_the_event_subprocess
     assert open_tasks(engine, instance.id) == ["ByBoundary"]
 
 
-def nested(inner: str, around: str = "", boundary: str = "") -> bytes:
-    """start -> embedded `Order` (Pack -> end event ``inner``, with ``around`` inside) -> After -> end."""
+def nested(inner: str, around: str = "", boundary: str = "", reserve: bool = False) -> bytes:
+    """start -> embedded `Order` (Pack [-> service task `Reserve`] -> end event ``inner``, beside
+    Label; with ``around`` inside) -> After -> end."""
+    pack = user_task("Pack", "h2", "h3")
+    if reserve:
+        pack = f"""{user_task("Pack", "h2", "h9")}{flow("h9", "Pack", "Reserve")}
+      <bpmn:serviceTask id="Reserve" camunda:delegateExpression="${{erp.reserve}}">
+        <bpmn:incoming>h9</bpmn:incoming><bpmn:outgoing>h3</bpmn:outgoing></bpmn:serviceTask>"""
     return definitions(
         f"""
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
@@ -202,11 +206,12 @@ def nested(inner: str, around: str = "", boundary: str = "") -> bytes:
       <bpmn:startEvent id="o_start"><bpmn:outgoing>h1</bpmn:outgoing></bpmn:startEvent>
       <bpmn:parallelGateway id="o_fork"><bpmn:incoming>h1</bpmn:incoming><bpmn:outgoing>h2</bpmn:outgoing>
         <bpmn:outgoing>k1</bpmn:outgoing></bpmn:parallelGateway>
-      {user_task("Pack", "h2", "h3")}
+      {pack}
       <bpmn:endEvent id="o_fail"><bpmn:incoming>h3</bpmn:incoming>{inner}</bpmn:endEvent>
       {user_task("Label", "k1", "k2")}
       <bpmn:endEvent id="o_end"><bpmn:incoming>k2</bpmn:incoming></bpmn:endEvent>
-      {flow("h1", "o_start", "o_fork")}{flow("h2", "o_fork", "Pack")}{flow("h3", "Pack", "o_fail")}
+      {flow("h1", "o_start", "o_fork")}{flow("h2", "o_fork", "Pack")}
+      {flow("h3", "Reserve" if reserve else "Pack", "o_fail")}
       {flow("k1", "o_fork", "Label")}{flow("k2", "Label", "o_end")}
       {around}
     </bpmn:subProcess>
@@ -254,6 +259,21 @@ def test_an_error_climbs_past_the_boundary_to_the_event_subprocess_of_the_proces
     assert activities["Order"].canceled and activities["Label"].canceled
     complete(engine, instance.id, "Handle")
     assert state(engine, instance.id) == "COMPLETED"
+
+
+def test_a_handlers_bpmn_error_climbs_to_the_boundary_of_the_embedded_subprocess_around_it(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    handlers.register("erp.reserve", rejecting("CREDIT"))
+    xml = nested("", boundary=ORDER_BOUNDARY, reserve=True)
+    engine.deployments.deploy([("n.bpmn", xml)])
+    instance = engine.runtime.start(key="p")
+    complete(engine, instance.id, "Pack")
+    # Nothing on Reserve catches it, nor in Order: the boundary on Order does.
+    assert open_tasks(engine, instance.id) == ["ByBoundary"]
+    activities = {a.activity_id: a for a in engine.history.activities(instance_id=instance.id)}
+    assert activities["Reserve"].canceled and activities["Order"].canceled and activities["Label"].canceled
+    assert engine.jobs.list() == []
 
 
 def test_an_interrupting_escalation_event_subprocess_cancels_its_scope(engine: Engine) -> None:
@@ -353,3 +373,23 @@ def test_every_dialect_runs_error_and_escalation_event_subprocesses(engine: Engi
     assert open_tasks(engine, instance.id) == ["Handle"]  # the error did, Answer included
     complete(engine, instance.id, "Handle")
     assert state(engine, instance.id) == "COMPLETED"
+
+
+def test_an_error_in_one_run_of_a_multi_instance_subprocess_reaches_the_boundary_on_it(
+    engine: Engine,
+) -> None:
+    loop = (
+        '<bpmn:multiInstanceLoopCharacteristics camunda:collection="${items}" '
+        'camunda:elementVariable="item" />'
+    )
+    xml = nested(error(), boundary=ORDER_BOUNDARY).replace(
+        b'<bpmn:subProcess id="Order"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>',
+        b'<bpmn:subProcess id="Order"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>'
+        + loop.encode(),
+    )
+    engine.deployments.deploy([("n.bpmn", xml)])
+    instance = engine.runtime.start(key="p", variables={"items": [1, 2]})
+    assert sorted(open_tasks(engine, instance.id)) == ["Label", "Label", "Pack", "Pack"]
+    [pack, _] = engine.tasks.list(TaskQuery(instance_id=instance.id, activity_id="Pack"))
+    engine.tasks.complete(pack.id, {})
+    assert open_tasks(engine, instance.id) == ["ByBoundary"]  # every run of Order is cancelled
