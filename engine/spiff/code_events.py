@@ -38,6 +38,10 @@ from SpiffWorkflow.util.task import TaskState
 from engine.spiff.event_scopes import interrupted, is_interrupting, scope_data
 from engine.spiff.messages import deliver
 
+_OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+# The open activities when an interrupting catch happened, on the top workflow object (never stored).
+_BEFORE = "_flowdesk_open_before_interrupt"
+
 
 @dataclass(frozen=True)
 class Caught:
@@ -111,6 +115,8 @@ def throw(workflow: Any, task: Any, definition: Any, code: str | None, payload: 
         if boundary is not None:
             if isinstance(payload, Mapping):
                 boundary.data.update(payload)
+            if boundary.task_spec.cancel_activity:
+                _remember_open(workflow)
             boundary.task_spec.catch(
                 boundary, BpmnEvent(boundary.task_spec.event_definition, payload=payload)
             )
@@ -124,6 +130,29 @@ def throw(workflow: Any, task: Any, definition: Any, code: str | None, payload: 
             _start_event_subprocess(workflow, scope, name, start, payload)
             return Caught(start.bpmn_id, is_interrupting(start))
     return None
+
+
+def _remember_open(workflow: Any) -> None:
+    # The library cancels what the boundary event interrupts when it runs, later in the step,
+    # without telling anyone: what was open now and is cancelled then ends in history as cancelled.
+    if _BEFORE not in workflow.__dict__:
+        workflow.__dict__[_BEFORE] = [
+            task
+            for task in workflow.get_tasks(state=_OPEN)
+            if task.task_spec.bpmn_id is not None and not isinstance(task.task_spec, BoundaryEvent)
+        ]
+
+
+def take_open_before_interrupts(workflow: Any) -> list[Any]:
+    """The activities open before an interrupting boundary event caught an error or escalation since
+    the last call (``workflow``: the top); the cancelled ones among them were interrupted."""
+    found: list[Any] = workflow.__dict__.pop(_BEFORE, [])
+    for task in found:
+        if task.id not in task.workflow.tasks and not task.has_state(TaskState.FINISHED_MASK):
+            # Dropped from the tree, never cancelled, when the task above it was (Task.cancel drops
+            # unfinished children): the runs of an interrupted multi-instance activity.
+            task._set_state(TaskState.CANCELLED)
+    return found
 
 
 def keep_uncaught(workflow: Any, definition: Any, payload: Any) -> None:

@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import ERROR_EVENT_XPATH, ESCALATIO
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff.timers import is_timer
@@ -85,9 +86,39 @@ def _is_event_subprocess(subprocess: Any) -> bool:
     )
 
 
+def drop_orphans(workflow: Any) -> list[Any]:
+    """Cancel and forget the subprocesses whose task the library dropped from the tree; their
+    activities that were open (for history).
+
+    Cancelling a task drops its unfinished children without cancelling them: an interrupted
+    multi-instance subprocess loses its runs that way, and their subprocesses stay behind, still
+    "running", with no task to end them.
+    """
+    cancelled: list[Any] = []
+    while orphans := [
+        (task_id, sub)
+        for task_id, sub in workflow.subprocesses.items()
+        if task_or_none(workflow, task_id) is None
+    ]:
+        # Forgetting one orphans the subprocesses inside it: the next round takes them.
+        for task_id, subprocess in orphans:
+            cancelled += [t for t in subprocess.get_tasks(state=_OPEN) if t.task_spec.bpmn_id is not None]
+            subprocess.cancel()
+            del workflow.subprocesses[task_id]
+    return cancelled
+
+
+def task_or_none(workflow: Any, task_id: Any) -> Any:
+    """The task of ``task_id`` in the workflow or its subprocesses; None when the tree lost it."""
+    try:
+        return workflow.get_task_from_id(task_id)
+    except TaskNotFoundException:
+        return None
+
+
 def settle(workflow: Any) -> list[Any]:
     """Apply event subprocess semantics; the activities cancelled (for history). Call until []."""
-    cancelled: list[Any] = []
+    cancelled: list[Any] = drop_orphans(workflow)
     for task_id, subprocess in list(workflow.subprocesses.items()):
         task = workflow.get_task_from_id(task_id)
         if task is not None and task.internal_data.get(_HANDLED) == 1 and task.state == TaskState.COMPLETED:

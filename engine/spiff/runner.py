@@ -256,6 +256,7 @@ class Runner(EventSteps, CallSteps):
             run_engine_steps(self.workflow, will, did)
             for task in take_cancelled(self.workflow):
                 result.events.append(replace(self._event(task, ended=True), canceled=True))
+            self._cancellations(code_events.take_open_before_interrupts(self.workflow), result)
         except _HostFailure as failure:
             raise failure.original from None
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:

@@ -9,6 +9,10 @@ records after the step (``drain``). A message throw event with an implementation
 external topic: Camunda's ``camunda:class`` / ``delegateExpression`` / ``expression`` /
 ``type="external"``, Camunda 8's ``zeebe:taskDefinition``) behaves as a service task instead: it
 waits in STARTED for Flowdesk's job, exactly like ``bpmn:serviceTask``.
+
+Error and escalation throws use the same specs, but stay inside the instance: the catcher is found
+by BPMN's scopes in ``engine.spiff.code_events`` (boundary events, and event subprocesses with an
+error or escalation start, which the library never finds).
 """
 
 from __future__ import annotations

@@ -393,3 +393,44 @@ def test_an_error_in_one_run_of_a_multi_instance_subprocess_reaches_the_boundary
     [pack, _] = engine.tasks.list(TaskQuery(instance_id=instance.id, activity_id="Pack"))
     engine.tasks.complete(pack.id, {})
     assert open_tasks(engine, instance.id) == ["ByBoundary"]  # every run of Order is cancelled
+    history = engine.history.activities(instance_id=instance.id)
+    assert [a.canceled for a in history if a.activity_id in ("Order", "Label")] == [True] * 5
+
+
+@pytest.mark.parametrize("interrupting", [True, False])
+def test_an_escalation_throw_inside_a_subprocess_reaches_the_boundary_on_it(
+    engine: Engine, interrupting: bool
+) -> None:
+    cancel = "" if interrupting else ' cancelActivity="false"'
+    xml = definitions(
+        f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:subProcess id="Order"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:startEvent id="o_start"><bpmn:outgoing>h1</bpmn:outgoing></bpmn:startEvent>
+      {user_task("Check", "h1", "h2")}
+      <bpmn:intermediateThrowEvent id="Escalate"><bpmn:incoming>h2</bpmn:incoming>
+        <bpmn:outgoing>h3</bpmn:outgoing>{escalation()}</bpmn:intermediateThrowEvent>
+      {user_task("Work", "h3", "h4")}
+      <bpmn:endEvent id="o_end"><bpmn:incoming>h4</bpmn:incoming></bpmn:endEvent>
+      {flow("h1", "o_start", "Check")}{flow("h2", "Check", "Escalate")}{flow("h3", "Escalate", "Work")}
+      {flow("h4", "Work", "o_end")}
+    </bpmn:subProcess>
+    <bpmn:boundaryEvent id="Escalated" attachedToRef="Order"{cancel}><bpmn:outgoing>x1</bpmn:outgoing>
+      {escalation()}</bpmn:boundaryEvent>
+    {user_task("ByBoundary", "x1", "x2")}
+    <bpmn:endEvent id="x_end"><bpmn:incoming>x2</bpmn:incoming></bpmn:endEvent>
+    {user_task("After", "f2", "f3")}
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    {flow("f1", "start", "Order")}{flow("f2", "Order", "After")}{flow("f3", "After", "end")}
+    {flow("x1", "Escalated", "ByBoundary")}{flow("x2", "ByBoundary", "x_end")}""",
+        events=ERRORS,
+    )
+    engine.deployments.deploy([("b.bpmn", xml)])
+    instance = engine.runtime.start(key="p")
+    complete(engine, instance.id, "Check")
+    activities = {a.activity_id: a for a in engine.history.activities(instance_id=instance.id)}
+    if interrupting:
+        assert open_tasks(engine, instance.id) == ["ByBoundary"]
+        assert activities["Order"].canceled and "Work" not in activities
+    else:
+        assert sorted(open_tasks(engine, instance.id)) == ["ByBoundary", "Work"]
