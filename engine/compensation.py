@@ -160,11 +160,7 @@ def without_compensation(root: Element) -> Element:
     if not has_compensation(root):
         return root
     clone: Element = copy.deepcopy(root)
-    boundaries = {
-        e.get("id")
-        for e in iter_bpmn(clone, "boundaryEvent")
-        if _is_compensation(e)
-    }
+    boundaries = {e.get("id") for e in iter_bpmn(clone, "boundaryEvent") if _is_compensation(e)}
     handlers = {e.get("id") for e in iter_bpmn(clone) if (e.get("isForCompensation") or "").lower() == "true"}
     gone = boundaries | handlers
     for element in list(iter_bpmn(clone)):

@@ -16,6 +16,7 @@ from engine.history import HistoryService
 from engine.identity import IdentityService
 from engine.instances import InstanceLoader, RuntimeService
 from engine.jobs import JobService
+from engine.live_instances import DEFAULT_MAX_TASKS, LiveInstances
 from engine.messages import MessageService
 from engine.sandbox import Sandbox
 from engine.spiff.scripting import SandboxScriptEngine
@@ -42,7 +43,10 @@ class Engine:
         max_bpmn_bytes: int | None = None,
         migrate: bool = True,
         handlers: HandlerRegistry | None = None,
+        live_tasks: int | None = None,
     ) -> None:
+        """``live_tasks`` bounds the workflows kept in memory between operations, counted in tasks
+        (engine.live_instances; default ``FLOWDESK_LIVE_TASKS`` or 200,000; 0 keeps none)."""
         self.database = database
         self.clock = clock
         if migrate:
@@ -56,7 +60,12 @@ class Engine:
             handlers = handler_api.default_registry
         self.handlers = handlers
         self.executor = Executor(handlers, self.sandbox)
-        loader = InstanceLoader(cache, SandboxScriptEngine(self.sandbox, clock), clock, self.executor)
+        if live_tasks is None:
+            live_tasks = int(os.environ.get("FLOWDESK_LIVE_TASKS", DEFAULT_MAX_TASKS))
+        self.live = LiveInstances(live_tasks)
+        loader = InstanceLoader(
+            cache, SandboxScriptEngine(self.sandbox, clock), clock, self.executor, self.live
+        )
         self.identity = IdentityService(database, clock)
         self.definitions = DefinitionService(database, cache)
         self.deployments = DeploymentService(database, Linter(self.sandbox), clock, max_bytes, handlers)

@@ -9,19 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.calls import CallActivities, call_filters, notify_parent
 from engine.clock import Clock
 from engine.concurrency import with_retries
 from engine.db import Database
+from engine.db.database import after_commit
 from engine.db.models import InstanceState, Job, ProcessInstance
 from engine.definitions import DefinitionCache, LoadedDefinition, latest_id
 from engine.exceptions import Forbidden, InstanceNotFound, InvalidRequest
 from engine.executor import Executor
 from engine.forms import FormField, validate_submission
 from engine.identity import Actor
+from engine.live_instances import LiveInstances
 from engine.spiff.runner import Runner, StepResult
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.spiff.waits import event_only_starts
@@ -89,13 +91,19 @@ class InstanceLoader:
     """Load an instance's workflow next to its (cached) definition."""
 
     def __init__(
-        self, cache: DefinitionCache, script_engine: SandboxScriptEngine, clock: Clock, executor: Executor
+        self,
+        cache: DefinitionCache,
+        script_engine: SandboxScriptEngine,
+        clock: Clock,
+        executor: Executor,
+        live: LiveInstances | None = None,
     ) -> None:
         self.cache = cache
         self.script_engine = script_engine
         self.clock = clock
         self.executor = executor
         self.calls = CallActivities(executor.sandbox)
+        self.live = live if live is not None else LiveInstances()
 
     def advance(
         self,
@@ -120,17 +128,42 @@ class InstanceLoader:
         return jobs + thrown_jobs(session, instance, loaded, runner, self.executor.sandbox, now)
 
     def load(self, session: Session, instance: ProcessInstance) -> tuple[LoadedDefinition, Runner]:
+        """The instance's workflow: the one kept in memory at the row's revision, else loaded.
+
+        Either way it goes back to ``live`` when the transaction commits, if it is then what was
+        stored (engine.live_instances).
+        """
         loaded = self.cache.load(session, instance.definition_id)
-        runner = Runner.load(
-            loaded.family,
-            instance.workflow,
-            loaded.spec,
-            loaded.subprocess_specs,
-            self.script_engine,
-            self.clock,
-        )
+        runner = self.live.take(instance.id, instance.revision)
+        if runner is None:
+            runner = Runner.load(
+                loaded.family,
+                instance.workflow,
+                loaded.spec,
+                loaded.subprocess_specs,
+                self.script_engine,
+                self.clock,
+            )
+        else:
+            if Runner.verify_state:
+                runner.verify_stored(instance.workflow)
+            runner.stored_text = instance.workflow
+            runner.resume()
         runner.service_call = self.executor.inline_calls(session, instance, loaded)
+        self._keep_after_commit(session, instance, runner)
         return loaded, runner
+
+    def _keep_after_commit(self, session: Session, instance: ProcessInstance, runner: Runner) -> None:
+        live = self.live
+
+        def keep() -> None:
+            state = inspect(instance)
+            if state.deleted or state.was_deleted or instance.state is not InstanceState.ACTIVE:
+                return
+            # Read without a query: the committed values stay loaded (expire_on_commit=False).
+            live.keep(instance.id, instance.revision, state.dict.get("workflow"), runner)
+
+        after_commit(session, keep)
 
     def new(
         self,
@@ -160,6 +193,7 @@ class InstanceLoader:
             loaded.family, loaded.spec, loaded.subprocess_specs, self.script_engine, self.clock
         )
         runner.service_call = self.executor.inline_calls(session, instance, loaded)
+        self._keep_after_commit(session, instance, runner)
         return instance, runner
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from engine import Database, Engine, FakeClock
 from engine.handlers import HandlerRegistry
+from engine.spiff.runner import Runner
 
 PG_URL = os.environ.get("FLOWDESK_TEST_POSTGRES_URL")
 
@@ -22,6 +23,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "CI=true but FLOWDESK_TEST_POSTGRES_URL is not set: PostgreSQL tests would be skipped"
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def verified_stored_state() -> Iterator[None]:
+    """Every test checks every state the engine stores from kept task texts against a full dump,
+    and every workflow kept in memory against the stored state it is reused for."""
+    Runner.verify_state = True
+    yield
+    Runner.verify_state = False
 
 
 @pytest.fixture(scope="session")

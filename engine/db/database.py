@@ -16,11 +16,17 @@ from engine.db.checkpoint import SAFETY_NET_PAGES, Checkpointer
 
 DEFAULT_SQLITE_BUSY_MS = 30_000
 JOBS_CREATED = "flowdesk.jobs_created"
+AFTER_COMMIT = "flowdesk.after_commit"
 
 
 def mark_jobs_created(session: Session) -> None:
     """Wake job listeners (workers, long-polling requests) once this transaction commits."""
     session.info[JOBS_CREATED] = True
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once this write transaction has committed (never if it rolls back)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 class Database:
@@ -105,6 +111,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            for callback in session.info.pop(AFTER_COMMIT, ()):
+                callback()
             if session.info.pop(JOBS_CREATED, False):
                 for listener in list(self.job_listeners):
                     listener()

@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff import walk
 from engine.spiff.timers import is_timer
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -125,6 +126,7 @@ def settle(workflow: Any) -> list[Any]:
             # The interrupted main flow left no data to end with; the event subprocess's data is
             # what the scope ends with.
             task.internal_data[_HANDLED] = 2
+            walk.touched(task)
             task.workflow.data.update(task.data)
             continue
         # COMPLETED too: an event subprocess without a wait state runs to its end within the step
@@ -147,6 +149,7 @@ def settle(workflow: Any) -> list[Any]:
             if task.internal_data.get(_HANDLED) or not is_interrupting(fired[0].task_spec):
                 continue
             task.internal_data[_HANDLED] = 1
+            walk.touched(task)
             for other in others:
                 if other.has_state(_OPEN):
                     cancelled += _open_within(workflow, other)
@@ -186,6 +189,7 @@ def refresh_due_starts(workflow: Any) -> None:
         now = scope_data(workflow, owner)
         for start in starts:
             start.data.update(now)
+            walk.touched(start)
 
 
 def finish_interrupted_scopes(workflow: Any) -> bool:

@@ -80,6 +80,7 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
+from SpiffWorkflow.task import Task
 
 from engine import zeebe
 from engine.bindings import message_implementation, send_implementation
@@ -97,6 +98,7 @@ from engine.spiff.multi_instance import (
     CamundaParallelMultiInstance,
     CamundaSequentialMultiInstance,
 )
+from engine.spiff.task_converter import FlowdeskTaskConverter
 from engine.spiff.throws import THROW_SPECS, send_parser, throw_parser
 from engine.spiff.timers import TIMER_CLASSES, TimerParsing
 
@@ -274,6 +276,7 @@ def _serializer(config: dict[Any, Any]) -> Any:
     # in SpiffWorkflow's configurations: without one, serializing fails late.
     config = {
         **config,
+        Task: FlowdeskTaskConverter,
         ServiceTask: BpmnTaskSpecConverter,
         SpiffWaitingServiceTask: SpiffBpmnTaskConverter,
         MergingParallelGateway: ParallelGatewayConverter,

@@ -23,6 +23,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEventDefinitionPar
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff import walk
 from engine.spiff.event_scopes import scope_data
 
 
@@ -104,3 +105,4 @@ def trigger(workflow: Any, definition: Any, variables: Mapping[str, Any]) -> Non
                 if owner is not None:
                     task.data.update(scope_data(workflow, owner))
                 task.data.update(variables)
+                walk.touched(task)

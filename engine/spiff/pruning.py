@@ -24,6 +24,8 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff import walk
+
 # Prune when the open frontier is this deep; keep this many finished levels above it. Small on
 # purpose: a parallel join compares itself with every earlier instance of the join still in the
 # tree, walking up their branches, so its cost grows with the square of what is kept (measured on
@@ -96,6 +98,7 @@ def prune(workflow: Any, keep: int = KEEP_LEVELS) -> int:
     workflow.tasks = {tid: task for tid, task in workflow.tasks.items() if tid in kept}
     new_root.data = dict(new_root.data)
     new_root._parent = None
+    walk.touched(new_root)  # stored whole from now on, not as a difference from a parent
     workflow.task_tree = new_root
     last = getattr(workflow, "last_task", None)
     if last is not None and last.id not in kept:
@@ -132,6 +135,7 @@ def drop_instances(task: Any) -> int:
         workflow.tasks.pop(child.id, None)
         gone.add(child.id)
     task._children = [c for c in task._children if c not in gone]
+    walk.touched(task)
     if getattr(workflow, "last_task", None) is not None and workflow.last_task.id in gone:
         workflow.last_task = task
     return len(gone)

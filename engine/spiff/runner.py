@@ -6,6 +6,7 @@ in activity ids, task ids and plain variables.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ from engine.spiff.snapshot import (
     WaitingServiceTask,
     verify,
 )
+from engine.spiff.state_text import StateText
 from engine.spiff.waits import WaitingEvent
 
 __all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "WaitingServiceTask"]
@@ -115,6 +117,8 @@ class Runner(EventSteps, CallSteps):
 
     # Tests switch this on to compare every updated view of the open tasks with a fresh walk.
     verify_views = False
+    # Likewise, to compare every stored state written from kept task texts with a full dump.
+    verify_state = False
 
     def __init__(self, fam: Family, workflow: BpmnWorkflow, clock: Callable[[], datetime]) -> None:
         self.family = fam
@@ -128,6 +132,9 @@ class Runner(EventSteps, CallSteps):
         self.initial_events: tuple[WaitingEvent, ...] = ()
         # Set by the engine for steps that may run handlers; without it every service task waits.
         self.service_call: ServiceCall | None = None
+        self._state_text = StateText(fam)
+        # The stored text this workflow was loaded from or last dumped to (engine.live_instances).
+        self.stored_text: str | None = None
 
     @classmethod
     def new(
@@ -151,13 +158,39 @@ class Runner(EventSteps, CallSteps):
         clock: Callable[[], datetime],
     ) -> Runner:
         runner = cls(fam, workflow_from_json(fam, text, spec, subprocess_specs, script_engine), clock)
-        snapshot = runner.snapshot()
-        runner.initial_ready_ids = frozenset(t.task_id for t in snapshot.ready_user_tasks)
-        runner.initial_events = tuple(snapshot.waiting_events)
+        runner.stored_text = text
+        runner._state_text.watch(runner.workflow)
+        runner.resume()
         return runner
 
+    def resume(self) -> None:
+        """Begin an operation on this workflow: what the task and event tables hold for it now.
+
+        Called on load, and on a workflow kept in memory since the operation that stored it
+        (engine.live_instances), which is then exactly what a load would give.
+        """
+        self.service_call = None
+        snapshot = self.snapshot()
+        self.initial_ready_ids = frozenset(t.task_id for t in snapshot.ready_user_tasks)
+        self.initial_events = tuple(snapshot.waiting_events)
+
     def dump(self, instance_id: str = "") -> str:
-        return workflow_to_json(self.family, self.workflow, instance_id=instance_id)
+        """The state to store: only the tasks changed since the last dump are serialized again."""
+        text = self._state_text.dump(self.workflow, instance_id)
+        if self.verify_state:
+            self.verify_stored(text)
+        self.stored_text = text
+        return text
+
+    def verify_stored(self, text: str) -> None:
+        """Raise AssertionError unless ``text`` is the state a full dump of the workflow gives."""
+        full = workflow_to_json(self.family, self.workflow)
+        _assert_same_state(json.loads(text), json.loads(full))
+
+    def is_stored_as(self, text: str | None) -> bool:
+        """Whether the workflow is exactly the state ``text``: loaded from or dumped to that very
+        text, with no task marked changed since (engine.spiff.walk)."""
+        return text is not None and text is self.stored_text and self._state_text.unchanged(self.workflow)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -188,6 +221,7 @@ class Runner(EventSteps, CallSteps):
         self._snapshot = None
         result = StepResult()
         task.data.update(outputs)
+        walk.touched(task)
         try:
             task.complete()
         except Exception as err:
@@ -306,12 +340,15 @@ class Runner(EventSteps, CallSteps):
             raise _HostFailure(err) from err
         if outputs is not None:
             task.data.update(outputs)
+            walk.touched(task)
             task.complete()
 
     def _event(self, task: Any, *, ended: bool) -> ActivityEvent:
         spec = task.task_spec
         first = not task.internal_data.get(_RECORDED)
-        task.internal_data[_RECORDED] = True
+        if first:
+            task.internal_data[_RECORDED] = True
+            walk.touched(task)
         return ActivityEvent(
             task_id=str(task.id),
             activity_id=spec.bpmn_id,
@@ -382,8 +419,32 @@ class Runner(EventSteps, CallSteps):
 
     @property
     def completed(self) -> bool:
+        self.snapshot()
+        if self._view is not None and self._view.has_own_open_task():
+            # An open task of the process's own is known without asking the library, whose
+            # check walks into that task's children (all 1,000 of a multi-instance).
+            return False
         return bool(self.workflow.is_completed())
 
     def variables(self) -> dict[str, Any]:
         """The instance's variables: the data the open tasks see, or the final data when done."""
         return dict(self.snapshot().variables)
+
+
+def _assert_same_state(kept: dict[str, Any], full: dict[str, Any]) -> None:
+    """Raise AssertionError naming the first part where two stored states differ."""
+    if kept == full:
+        return
+    mine, theirs = kept["state"], full["state"]
+    for key in sorted(set(mine) | set(theirs)):
+        if key in ("tasks", "subprocesses"):
+            continue
+        assert mine.get(key) == theirs.get(key), f"stored state differs in {key}"
+    scopes = [(mine, theirs)] + [
+        (mine["subprocesses"].get(sid, {}), sp) for sid, sp in theirs["subprocesses"].items()
+    ]
+    for ours, fresh in scopes:
+        for tid in set(ours.get("tasks", {})) | set(fresh.get("tasks", {})):
+            a, b = ours.get("tasks", {}).get(tid), fresh.get("tasks", {}).get(tid)
+            assert a == b, f"stored task {tid} differs: kept {a!r}, full {b!r}"
+    raise AssertionError("stored states differ")

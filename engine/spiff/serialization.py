@@ -59,13 +59,17 @@ def workflow_to_json(fam: Family, workflow: BpmnWorkflow, *, instance_id: str = 
         envelope = {"format": FORMAT_VERSION, "spiff": serializer.VERSION, "state": state}
         return json.dumps(envelope, cls=serializer._encoder_cls)
     except (TypeError, ValueError) as err:
-        raise ProcessError(
-            f"The instance's data cannot be stored: {err}. Keep variables to text, numbers, "
-            "booleans, lists, maps, decimals and dates.",
-            instance_id=instance_id or None,
-        ) from err
+        raise storage_error(err, instance_id) from err
     finally:
         registry._encoder_mode = False
+
+
+def storage_error(err: Exception, instance_id: str = "") -> ProcessError:
+    return ProcessError(
+        f"The instance's data cannot be stored: {err}. Keep variables to text, numbers, "
+        "booleans, lists, maps, decimals and dates.",
+        instance_id=instance_id or None,
+    )
 
 
 def workflow_from_json(

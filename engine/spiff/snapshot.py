@@ -161,6 +161,11 @@ class OpenTasks:
             self.workflow.is_completed()
         return self
 
+    def has_own_open_task(self) -> bool:
+        """Whether a task of the workflow's own tree (not a subprocess's) is open."""
+        workflow = self.workflow
+        return any(e.task.workflow is workflow for e in self.entries.values())
+
     @property
     def tasks(self) -> list[Any]:
         return [e.task for e in self.entries.values()]
@@ -180,7 +185,8 @@ class OpenTasks:
     def variables(self) -> dict[str, Any]:
         """The data the open tasks see, merged in order; the final data when the workflow is done."""
         workflow = self.workflow
-        if workflow.is_completed():
+        # An open task of its own means not completed: the library's check would walk into it.
+        if not self.has_own_open_task() and workflow.is_completed():
             return dict(workflow.data)
         if not self.entries:
             return dict(workflow.last_task.data) if workflow.last_task is not None else {}

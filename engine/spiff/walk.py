@@ -28,6 +28,7 @@ from operator import attrgetter
 from typing import Any
 
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
+from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
@@ -78,9 +79,14 @@ _MAYBE_WAITING = "_flowdesk_maybe_waiting"
 # Likewise for READY tasks the engine runs itself (not user tasks, which wait for a person).
 _MAYBE_READY = "_flowdesk_maybe_ready"
 _LOG = "_flowdesk_change_log"
+# Set on a top workflow by engine.spiff.state_text: the ids of the tasks whose stored form may have
+# changed since the state was last written (created, state changed, children added or removed).
+DIRTY = "_flowdesk_dirty"
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _library_init = Task.__init__
 _library_set_state = Task._set_state
+_library_remove_task = BpmnBaseWorkflow._remove_task
+_library_update = TaskSpec._update
 
 
 class ChangeLog:
@@ -119,8 +125,20 @@ def _log_of(task: Any) -> ChangeLog | None:
     return log
 
 
+def touched(task: Any) -> None:
+    """Note that ``task``'s stored form may have changed (see engine.spiff.state_text)."""
+    top = getattr(task.workflow, "top_workflow", None)
+    dirty: set[Any] | None = getattr(top, DIRTY, None) if top is not None else None
+    if dirty is not None:
+        dirty.add(task.id)
+        if task._parent is not None:
+            # A parent lists its children, and merges what they bring (multi-instance activities).
+            dirty.add(task._parent)
+
+
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
     _library_init(self, *args, **kwargs)
+    touched(self)
     if self._state == TaskState.WAITING:
         setattr(self.workflow, _MAYBE_WAITING, True)
     elif self._state == TaskState.READY and not self.task_spec.manual:
@@ -141,7 +159,21 @@ def _set_state(self: Any, value: int) -> None:
         log = _log_of(self)
         if log is not None:
             log.changed.append(self)
+    touched(self)
     _library_set_state(self, value)
+
+
+def _remove_task(self: Any, task_id: Any) -> None:
+    parent = self.tasks[task_id]._parent
+    _library_remove_task(self, task_id)
+    dirty: set[Any] | None = getattr(self.top_workflow, DIRTY, None)
+    if dirty is not None and parent is not None:
+        dirty.add(parent)  # its list of children lost one
+
+
+def _spec_update(self: Any, my_task: Any) -> Any:
+    touched(my_task)  # the hooks it runs may change the task's data without changing its state
+    return _library_update(self, my_task)
 
 
 def _update_waiting_tasks(self: Any) -> None:
@@ -171,4 +203,6 @@ def install() -> None:
         return
     Task.__init__ = _init
     Task._set_state = _set_state
+    BpmnBaseWorkflow._remove_task = _remove_task
+    TaskSpec._update = _spec_update
     BpmnBaseWorkflow.update_waiting_tasks = _update_waiting_tasks
