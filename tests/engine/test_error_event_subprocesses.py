@@ -276,6 +276,20 @@ def test_a_handlers_bpmn_error_climbs_to_the_boundary_of_the_embedded_subprocess
     assert engine.jobs.list() == []
 
 
+def test_a_handlers_bpmn_error_starts_the_event_subprocess_of_its_embedded_subprocess(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    handlers.register("erp.reserve", rejecting("CREDIT"))
+    around = event_subprocess("OnCredit", "Handle", error())
+    engine.deployments.deploy([("n.bpmn", nested("", around=around, boundary=ORDER_BOUNDARY, reserve=True))])
+    instance = engine.runtime.start(key="p")
+    complete(engine, instance.id, "Pack")
+    assert open_tasks(engine, instance.id) == ["Handle"]  # before the boundary on Order
+    assert engine.runtime.variables(instance.id)["missing"] == 2
+    complete(engine, instance.id, "Handle")
+    assert open_tasks(engine, instance.id) == ["After"]
+
+
 def test_an_interrupting_escalation_event_subprocess_cancels_its_scope(engine: Engine) -> None:
     xml = fork_with_failing_branch(escalation(), event_subprocess("OnVip", "Handle", escalation()))
     engine.deployments.deploy([("x.bpmn", xml)])
@@ -309,9 +323,9 @@ def test_a_non_interrupting_escalation_event_subprocess_runs_beside_the_scope(en
     complete(engine, instance.id, "Check", {"customer": "ACME"})
     assert sorted(open_tasks(engine, instance.id)) == ["Handle", "Work"]
     assert engine.runtime.variables(instance.id)["customer"] == "ACME"
-    complete(engine, instance.id, "Handle")
-    assert open_tasks(engine, instance.id) == ["Work"]
     complete(engine, instance.id, "Work")
+    assert open_tasks(engine, instance.id) == ["Handle"]  # the main flow ended: the scope waits for it
+    complete(engine, instance.id, "Handle")
     assert state(engine, instance.id) == "COMPLETED"
 
 
