@@ -8,8 +8,9 @@ a fresh SQLite file and the real engine (``Engine``, persisted steps), in one ru
   ``start`` call; the time of that call.
 * user tasks: an instance with a parallel multi-instance user task; the time to complete every
   item, each completion one engine call as ``POST /task/{id}/complete`` makes it (load the
-  instance, complete the task, save). The share of that time spent turning the whole state into
-  JSON and back (``Runner.load`` / ``Runner.dump``, once per completion) is measured on the side.
+  instance, or take it from the engine's memory at its revision; complete the task; save the
+  tasks it changed). The share of that time spent in ``Runner.load`` and ``Runner.dump`` (loading
+  a whole state; serializing what a step changed) is measured on the side.
 
 Target (issue 6): the 1,000-item run within 15x the 100-item one. Sizes alternate within each
 repetition, so load on the shared machine hits both alike; figures are medians. Prints a table and
@@ -70,7 +71,7 @@ def process(kind: str) -> tuple[str, bytes]:
 
 
 class StateTimer:
-    """Seconds spent in ``Runner.load`` and ``Runner.dump`` (whole-state JSON in and out) while on."""
+    """Seconds spent in ``Runner.load`` and ``Runner.dump`` (state JSON in and out) while on."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -121,7 +122,7 @@ def straight_through(engine: Engine, kind: str, n: int) -> float:
 
 
 def user_tasks(engine: Engine, n: int) -> tuple[float, float]:
-    """Seconds to complete all ``n`` user tasks, and of those the seconds of whole-state load/save."""
+    """Seconds to complete all ``n`` user tasks, and of those the seconds of state load/save."""
     info = engine.runtime.start(key="mi_user", variables={"items": list(range(n))})
     ids = [t.id for t in engine.tasks.list(TaskQuery(instance_id=info.id, max_results=n + 1))]
     if len(ids) != n:
@@ -201,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     user = runs["user_tasks"]
     print(
-        "user tasks: share of whole-state load/save per completion: "
+        "user tasks: share of state load/save per completion: "
         f"{user[f'state_load_save_share_{args.small}']:.0%} ({args.small} items), "
         f"{user[f'state_load_save_share_{args.large}']:.0%} ({args.large} items)"
     )

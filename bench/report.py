@@ -112,7 +112,7 @@ def rows() -> list[str]:
             extra = ""
             if name == "user_tasks":
                 extra = (
-                    f" (whole-state load/save: {r[f'state_load_save_share_{large}']:.0%} of the "
+                    f" (state load/save: {r[f'state_load_save_share_{large}']:.0%} of the "
                     f"{large}-item time)"
                 )
             out.append(

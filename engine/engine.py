@@ -46,7 +46,7 @@ class Engine:
         live_tasks: int | None = None,
     ) -> None:
         """``live_tasks`` bounds the workflows kept in memory between operations, counted in tasks
-        (engine.live_instances; default ``FLOWDESK_LIVE_TASKS`` or 200,000; 0 keeps none)."""
+        (engine.live_instances; default ``FLOWDESK_LIVE_TASKS`` or 50,000; 0 keeps none)."""
         self.database = database
         self.clock = clock
         if migrate:

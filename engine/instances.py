@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from engine import state_store
 from engine.calls import CallActivities, call_filters, notify_parent
 from engine.clock import Clock
 from engine.concurrency import with_retries
@@ -24,13 +26,15 @@ from engine.executor import Executor
 from engine.forms import FormField, validate_submission
 from engine.identity import Actor
 from engine.live_instances import LiveInstances
-from engine.spiff.runner import Runner, StepResult
+from engine.spiff.runner import Runner, StepResult, StoredAs
 from engine.spiff.scripting import SandboxScriptEngine
 from engine.spiff.waits import event_only_starts
 from engine.steps import StepWriter
 from engine.termination import terminate as terminate_instance
 from engine.throws import thrown_jobs
 from engine.variables import check_storable
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,17 +140,19 @@ class InstanceLoader:
         loaded = self.cache.load(session, instance.definition_id)
         runner = self.live.take(instance.id, instance.revision)
         if runner is None:
+            envelope, rows = state_store.read(session, instance)
             runner = Runner.load(
                 loaded.family,
-                instance.workflow,
+                envelope,
                 loaded.spec,
                 loaded.subprocess_specs,
                 self.script_engine,
                 self.clock,
+                stored=StoredAs(instance.workflow, rows),
             )
         else:
             if Runner.verify_state:
-                runner.verify_stored(instance.workflow)
+                runner.verify_stored(state_store.read(session, instance)[0])
             runner.stored_text = instance.workflow
             runner.resume()
         runner.service_call = self.executor.inline_calls(session, instance, loaded)
@@ -157,11 +163,15 @@ class InstanceLoader:
         live = self.live
 
         def keep() -> None:
-            state = inspect(instance)
-            if state.deleted or state.was_deleted or instance.state is not InstanceState.ACTIVE:
-                return
-            # Read without a query: the committed values stay loaded (expire_on_commit=False).
-            live.keep(instance.id, instance.revision, state.dict.get("workflow"), runner)
+            runner.service_call = None  # it holds the transaction's session
+            try:
+                state = inspect(instance)
+                if state.deleted or state.was_deleted or instance.state is not InstanceState.ACTIVE:
+                    return
+                # Read without a query: the committed values stay loaded (expire_on_commit=False).
+                live.keep(instance.id, instance.revision, state.dict.get("workflow"), runner)
+            except Exception:  # the work is committed: a workflow not kept is only loaded again
+                _log.exception("could not keep instance %s in memory", instance.id)
 
         after_commit(session, keep)
 

@@ -25,7 +25,10 @@ from engine.spiff import walk
 if TYPE_CHECKING:
     from engine.spiff.runner import Runner
 
-DEFAULT_MAX_TASKS = 200_000
+# Each task holds its own copy of the variables it sees (SpiffWorkflow's data model), so what a task
+# costs depends on the data: ~10 KB a task for the 1,000-item multi-instance of bench/, whose
+# collection every item copies.
+DEFAULT_MAX_TASKS = 50_000
 
 
 @dataclass

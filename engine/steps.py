@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import flag_modified
 
+from engine import state_store
 from engine.assignment import resolve
 from engine.db.models import (
     HistoryActivity,
@@ -76,7 +78,8 @@ class StepWriter:
         jobs: list[dict[str, Any]] | None = None,
     ) -> None:
         # Serialize first: if the data cannot be stored, nothing below is written.
-        instance.workflow = runner.dump(instance.id)
+        changes = runner.dump(instance.id)
+        instance.workflow = changes.head
         if runner.completed and instance.state is InstanceState.ACTIVE:
             instance.state = InstanceState.COMPLETED
             instance.ended_at = self.now
@@ -85,10 +88,17 @@ class StepWriter:
             instance.error_activity_id = result.error.activity_id
             instance.error_details = result.error.details
             instance.error_at = self.now
-        if is_new and instance not in self.session:
+        inserted = is_new and instance not in self.session
+        if inserted:
             self._insert(instance)
         else:
+            # Written even when the head reads the same: the task rows may have changed, and the
+            # revision must move with every save (the optimistic lock; engine.live_instances).
+            flag_modified(instance, "workflow")
             self.session.flush()  # the revision check happens here for existing instances
+        state_store.write(self.session, instance.id, changes, is_new=inserted)
+        if Runner.verify_state:
+            runner.verify_stored(state_store.read(self.session, instance)[0])
         insert_jobs(self.session, jobs or [])
         sync_events(self.session, instance, runner, result, self.now, is_new)
         self._sync_tasks(instance, loaded, runner, actor, is_new, completed_task_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from engine import Actor
+from engine import Actor, Engine, state_store
+from engine.db.models import ProcessInstance
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"
@@ -56,3 +58,11 @@ def script_process(script: str, process_id: str = "p") -> bytes:
     <bpmn:sequenceFlow id="f3" sourceRef="After" targetRef="end" />""",
         process_id,
     )
+
+
+def stored_state(engine: Engine, instance_id: str) -> str:
+    """The instance's whole stored state (head and task rows put together) as JSON text."""
+    with engine.database.read() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        assert instance is not None
+        return json.dumps(state_store.read(session, instance)[0])

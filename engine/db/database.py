@@ -25,7 +25,8 @@ def mark_jobs_created(session: Session) -> None:
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Call ``callback`` once this write transaction has committed (never if it rolls back)."""
+    """Call ``callback`` once this transaction has ended with its work in the database: after a
+    write transaction commits (never if it rolls back), after a read transaction ends."""
     session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
@@ -98,6 +99,9 @@ class Database:
                 yield session
             finally:
                 session.rollback()
+                callbacks = session.info.pop(AFTER_COMMIT, ())
+            for callback in callbacks:
+                callback()  # a read changed nothing: what it read is still what was stored
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -141,6 +141,26 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": revision}
 
 
+class InstanceTaskState(Base):
+    """One task of an instance's stored workflow (the rest of it is ``ProcessInstance.workflow``).
+
+    Stored a row per task so that a step writes only the tasks it changed, not the whole tree
+    (engine.state_store). ``seq`` keeps the order tasks were created in, which loading needs
+    (a task's data is stored as its difference from its parent's); ``scope`` names the subprocess
+    a task belongs to, by the task that owns the subprocess, or is NULL for the process itself.
+    """
+
+    __tablename__ = "instance_task_states"
+
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[str | None] = mapped_column(String(36))
+    body: Mapped[str] = mapped_column(Text)
+
+
 class HumanTask(Base):
     """An open user task; deleted when completed (its history row stays)."""
 

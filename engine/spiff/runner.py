@@ -6,7 +6,6 @@ in activity ids, task ids and plain variables.
 
 from __future__ import annotations
 
-import json
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,8 @@ from engine.spiff.multi_instance import take_cancelled
 from engine.spiff.pruning import Pruner
 from engine.spiff.runner_calls import CallSteps
 from engine.spiff.runner_events import EventSteps
-from engine.spiff.serialization import workflow_from_json, workflow_to_json
+from engine.spiff.runner_state import StoredState
+from engine.spiff.serialization import workflow_from_envelope, workflow_from_json
 from engine.spiff.snapshot import (
     RECORDED,
     OpenTasks,
@@ -38,10 +38,10 @@ from engine.spiff.snapshot import (
     WaitingServiceTask,
     verify,
 )
-from engine.spiff.state_text import StateText
+from engine.spiff.state_text import StateText, StoredAs
 from engine.spiff.waits import WaitingEvent
 
-__all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "WaitingServiceTask"]
+__all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "StoredAs", "WaitingServiceTask"]
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 # Every completed task makes the library look for WAITING tasks; engine.spiff.walk makes that cheap.
@@ -112,13 +112,11 @@ def _activity_type(task: Any) -> str:
     return name[0].lower() + name[1:]
 
 
-class Runner(EventSteps, CallSteps):
+class Runner(StoredState, EventSteps, CallSteps):
     """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
 
     # Tests switch this on to compare every updated view of the open tasks with a fresh walk.
     verify_views = False
-    # Likewise, to compare every stored state written from kept task texts with a full dump.
-    verify_state = False
 
     def __init__(self, fam: Family, workflow: BpmnWorkflow, clock: Callable[[], datetime]) -> None:
         self.family = fam
@@ -133,8 +131,7 @@ class Runner(EventSteps, CallSteps):
         # Set by the engine for steps that may run handlers; without it every service task waits.
         self.service_call: ServiceCall | None = None
         self._state_text = StateText(fam)
-        # The stored text this workflow was loaded from or last dumped to (engine.live_instances).
-        self.stored_text: str | None = None
+        self.stored_text = None
 
     @classmethod
     def new(
@@ -151,15 +148,28 @@ class Runner(EventSteps, CallSteps):
     def load(
         cls,
         fam: Family,
-        text: str,
+        state: str | dict[str, Any],
         spec: Any,
         subprocess_specs: dict[str, Any],
         script_engine: Any,
         clock: Callable[[], datetime],
+        *,
+        stored: StoredAs | None = None,
     ) -> Runner:
-        runner = cls(fam, workflow_from_json(fam, text, spec, subprocess_specs, script_engine), clock)
-        runner.stored_text = text
-        runner._state_text.watch(runner.workflow)
+        """Rebuild a workflow from a whole-state text or envelope.
+
+        ``stored``: the head text and task rows the envelope was put together from
+        (engine.state_store), so the next save writes only what changes.
+        """
+        if isinstance(state, str):
+            workflow = workflow_from_json(fam, state, spec, subprocess_specs, script_engine)
+        else:
+            workflow = workflow_from_envelope(fam, state, spec, subprocess_specs, script_engine)
+        runner = cls(fam, workflow, clock)
+        runner._state_text.watch(workflow)
+        if stored is not None:
+            runner.stored_text = stored.head
+            runner._state_text.seed(workflow, stored.rows)
         runner.resume()
         return runner
 
@@ -173,24 +183,6 @@ class Runner(EventSteps, CallSteps):
         snapshot = self.snapshot()
         self.initial_ready_ids = frozenset(t.task_id for t in snapshot.ready_user_tasks)
         self.initial_events = tuple(snapshot.waiting_events)
-
-    def dump(self, instance_id: str = "") -> str:
-        """The state to store: only the tasks changed since the last dump are serialized again."""
-        text = self._state_text.dump(self.workflow, instance_id)
-        if self.verify_state:
-            self.verify_stored(text)
-        self.stored_text = text
-        return text
-
-    def verify_stored(self, text: str) -> None:
-        """Raise AssertionError unless ``text`` is the state a full dump of the workflow gives."""
-        full = workflow_to_json(self.family, self.workflow)
-        _assert_same_state(json.loads(text), json.loads(full))
-
-    def is_stored_as(self, text: str | None) -> bool:
-        """Whether the workflow is exactly the state ``text``: loaded from or dumped to that very
-        text, with no task marked changed since (engine.spiff.walk)."""
-        return text is not None and text is self.stored_text and self._state_text.unchanged(self.workflow)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -429,22 +421,3 @@ class Runner(EventSteps, CallSteps):
     def variables(self) -> dict[str, Any]:
         """The instance's variables: the data the open tasks see, or the final data when done."""
         return dict(self.snapshot().variables)
-
-
-def _assert_same_state(kept: dict[str, Any], full: dict[str, Any]) -> None:
-    """Raise AssertionError naming the first part where two stored states differ."""
-    if kept == full:
-        return
-    mine, theirs = kept["state"], full["state"]
-    for key in sorted(set(mine) | set(theirs)):
-        if key in ("tasks", "subprocesses"):
-            continue
-        assert mine.get(key) == theirs.get(key), f"stored state differs in {key}"
-    scopes = [(mine, theirs)] + [
-        (mine["subprocesses"].get(sid, {}), sp) for sid, sp in theirs["subprocesses"].items()
-    ]
-    for ours, fresh in scopes:
-        for tid in set(ours.get("tasks", {})) | set(fresh.get("tasks", {})):
-            a, b = ours.get("tasks", {}).get(tid), fresh.get("tasks", {}).get(tid)
-            assert a == b, f"stored task {tid} differs: kept {a!r}, full {b!r}"
-    raise AssertionError("stored states differ")

@@ -76,7 +76,13 @@ def workflow_from_json(
     fam: Family, text: str, spec: Any, subprocess_specs: dict[str, Any], script_engine: Any
 ) -> BpmnWorkflow:
     """Rebuild a workflow from its stored state and the (cached) spec of its definition."""
-    envelope = json.loads(text)
+    return workflow_from_envelope(fam, json.loads(text), spec, subprocess_specs, script_engine)
+
+
+def workflow_from_envelope(
+    fam: Family, envelope: dict[str, Any], spec: Any, subprocess_specs: dict[str, Any], script_engine: Any
+) -> BpmnWorkflow:
+    """``workflow_from_json`` of the parsed text (engine.state_store puts stored rows into it)."""
     version = envelope.get("format")
     while version in _MIGRATIONS:
         envelope = _MIGRATIONS[version](envelope)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from engine import Engine, TaskQuery
-from engine.db.models import JobKind, ProcessInstance
+from engine.db.models import JobKind
 from engine.handlers import HandlerContext, HandlerRegistry
 from tests.conformance.test_elements import complete, deploy, open_tasks, state
+from tests.helpers import stored_state
 
 LINES = [
     {"sku": "A", "qty": 1, "price": 10},
@@ -21,12 +20,6 @@ LINES = [
 def ran(engine: Engine, instance_id: str, activity_id: str) -> list[Any]:
     """History rows of ``activity_id``: the multi-instance body first, then one per instance."""
     return [a for a in engine.history.activities(instance_id=instance_id) if a.activity_id == activity_id]
-
-
-def stored_state(engine: Engine, instance_id: str) -> str:
-    with engine.database.engine.connect() as conn:
-        query = select(ProcessInstance.workflow).where(ProcessInstance.id == instance_id)
-        return str(conn.execute(query).scalar_one())
 
 
 def test_multi_instance_script_task_parallel_runs_once_per_item(engine: Engine) -> None:

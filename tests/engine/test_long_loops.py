@@ -6,11 +6,8 @@ Unpruned, SpiffWorkflow's task tree grows one level per task and its iterator st
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from engine import Engine, TaskQuery
-from engine.db.models import ProcessInstance
-from tests.helpers import SALES, bpmn
+from tests.helpers import SALES, bpmn, stored_state
 
 
 def open_activities(engine: Engine, instance_id: str) -> list[str]:
@@ -18,10 +15,7 @@ def open_activities(engine: Engine, instance_id: str) -> list[str]:
 
 
 def stored_state_size(engine: Engine, instance_id: str) -> int:
-    with engine.database.read() as session:
-        state = session.scalar(select(ProcessInstance.workflow).where(ProcessInstance.id == instance_id))
-    assert state is not None
-    return len(state)
+    return len(stored_state(engine, instance_id))
 
 
 def test_a_gateway_loop_of_5000_iterations_runs_to_the_end(engine: Engine) -> None:
