@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from engine import expressions
 from engine.bpmn_xml import Element, is_bpmn, iter_bpmn, local_name, processes, q, text_of
+from engine.compensation import handles_subprocess
 from engine.exceptions import ScriptError
 from engine.problems import Problem
 from engine.sandbox import Sandbox
@@ -26,10 +27,11 @@ UNSUPPORTED_EVENTS = {
     "conditionalEventDefinition": "conditional events are not supported",
     "linkEventDefinition": "link events are not supported yet",
 }
-# Compensation runs (engine.compensation) except as the start of an event subprocess.
+# Compensation runs (engine.compensation); an event subprocess it starts must be in a subprocess.
 _COMPENSATION_START = (
-    "compensation event subprocesses are not supported; attach a compensation boundary event to "
-    'each activity to undo, with an association to its handler (isForCompensation="true")'
+    "a compensation event subprocess must be inside an embedded subprocess, which it compensates; "
+    "at process level attach a compensation boundary event to each activity to undo, with an "
+    'association to its handler (isForCompensation="true")'
 )
 # Error and escalation start events exist only in event subprocesses (engine.spiff.event_scopes);
 # an error start always interrupts its scope.
@@ -131,7 +133,7 @@ class Linter:
             owner = element.getparent() if is_definition else element
             reason = UNSUPPORTED.get(kind) or UNSUPPORTED_EVENTS.get(kind)
             starts = owner is not None and local_name(owner) == "startEvent"
-            if kind == "compensateEventDefinition" and starts:
+            if kind == "compensateEventDefinition" and starts and not handles_subprocess(owner):
                 reason = _COMPENSATION_START
             if kind in _CODE_STARTS:
                 owner = element.getparent()

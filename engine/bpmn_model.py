@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from engine import compensation, throw_events, zeebe
-from engine.bindings import EXTERNAL, SERVICE_KINDS, THROW_EVENT_KINDS, ServiceTaskModel, service_task_model
+from engine.bindings import SERVICE_KINDS, THROW_EVENT_KINDS, ServiceTaskModel, service_task_model
 from engine.bpmn_xml import CAMUNDA_NS, Element, camunda_attr, iter_bpmn, local_name, q, text_of
 from engine.call_model import CallActivityModel, call_activity_model
 from engine.dialect import Dialect
@@ -211,16 +211,4 @@ def extract_process_model(
                 task.candidate_groups = [lane]
         model.user_tasks[element_id] = task
     model.compensation = compensation.extract(process, filename, problems)
-    for handler in model.compensation.handlers.values():
-        bound = model.service_tasks.get(handler)
-        if bound is not None and bound.kind == EXTERNAL:
-            problems.append(
-                Problem(
-                    filename,
-                    "a compensation handler runs in-process while its throw event waits: bind it to a "
-                    "handler (camunda:delegateExpression or camunda:class), not to an external topic",
-                    None,
-                    handler,
-                )
-            )
     return model

@@ -3,13 +3,16 @@
 A compensation throw event waits like a service task; the executor runs it here. The completed
 activities come from history (earlier steps) and from the step running now, most recent first;
 each completed activity instance is compensated once (a ``Compensate`` row in the operation log
-says which). All handlers run in one savepoint: when one fails, none of their writes stay, and the
-throw event is retried as a job, then an incident, like a failing service task.
+says which). In-process handlers run in one savepoint: when one fails, none of their writes stay,
+and the throw event is retried as a job, then an incident, like a failing service task. A handler
+that is a user task or an external task is a task the throw event waits for (``Waiting``); what ran
+before it is kept, and the handlers after it run once it has finished.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine.db.models import HistoryActivity, HistoryOperation, ProcessInstance, table
 from engine.definitions import LoadedDefinition
 from engine.exceptions import FlowdeskError, ProcessError
-from engine.spiff.runner import ActivityEvent, WaitingServiceTask
+from engine.spiff.runner import ActivityEvent, Runner, StepResult, WaitingServiceTask
 from engine.varcodec import check_storable
 
 if TYPE_CHECKING:
@@ -61,6 +64,14 @@ def _compensated(session: Session, instance_id: str) -> set[str]:
     return {task_id for task_id in session.scalars(query) if task_id}
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """The throw event waits for a handler task; ``started`` is the step that started it, when this
+    call did (None: it was open already)."""
+
+    started: StepResult | None = None
+
+
 def compensate(
     executor: Executor,
     session: Session,
@@ -69,11 +80,15 @@ def compensate(
     waiting: WaitingServiceTask,
     recent: Sequence[ActivityEvent],
     now: datetime,
-) -> dict[str, Any]:
-    """Run the handlers; the variables they changed (the throw event completes with them).
+    runner: Runner | None = None,
+) -> dict[str, Any] | Waiting:
+    """Run the handlers; the variables they changed (the throw event completes with them), or
+    ``Waiting`` while a handler that is a user or external task is open.
 
     Each handler run is an activity in history too (the diagram shows it done), besides the
-    ``Compensate`` operation that marks the activity instance as compensated.
+    ``Compensate`` operation that marks the activity instance as compensated. A handler task
+    (``runner`` needed) is started when its turn comes, and compensated once it has finished; the
+    handlers that ran before it stay compensated while it is open.
     """
     plan = loaded.model.compensation
     targets = plan.compensable(waiting.activity_id)
@@ -83,50 +98,94 @@ def compensate(
         for task_id, activity_id in reversed(_completed(session, instance.id, recent))
         if activity_id in targets and task_id not in done
     ]
+    runs = runner.compensation_runs(waiting.task_id) if runner is not None and plan.waiting else {}
     data = dict(waiting.data)
     changed: dict[str, Any] = {}
+    start: tuple[str, str] | None = None  # a handler task to start, and the instance it compensates
     savepoint = session.begin_nested()
     try:
         for task_id, activity_id in todo:
             handler = plan.handlers[activity_id]
-            outputs = _run_handler(executor, session, instance, loaded, handler, task_id, data)
+            if activity_id in plan.waiting:
+                run = runs.get(task_id)
+                if run is None:
+                    start = (handler, task_id)
+                    break
+                if not run.finished:
+                    break  # open: wait for it
+                outputs = {k: v for k, v in run.data.items() if data.get(k, _MISSING) != v}
+            else:
+                outputs = _run_handler(executor, session, instance, loaded, handler, task_id, data)
             data.update(outputs)
             changed.update(outputs)
-            session.execute(
-                table(HistoryOperation).insert(),
-                [
-                    {
-                        "instance_id": instance.id,
-                        "task_id": task_id,
-                        "operation": OPERATION,
-                        "user_name": None,
-                        "at": now,
-                        "detail": {"activityId": activity_id, "handler": handler, "by": waiting.activity_id},
-                    }
-                ],
-            )
-            session.execute(
-                table(HistoryActivity).insert(),
-                [
-                    {
-                        "id": f"{task_id}{_HANDLER_RUN}",
-                        "instance_id": instance.id,
-                        "definition_id": instance.definition_id,
-                        "activity_id": handler,
-                        "activity_name": loaded.model.names.get(handler),
-                        "activity_type": loaded.model.types.get(handler, "serviceTask"),
-                        "started_at": now,
-                        "ended_at": now,
-                        "canceled": False,
-                        "assignee": None,
-                    }
-                ],
-            )
+            _record(session, instance, now, (task_id, activity_id, handler), waiting.activity_id)
+            if activity_id not in plan.waiting:  # a handler task is in history already
+                _record_run(session, instance, loaded, now, task_id, handler)
+        else:
+            savepoint.commit()
+            return changed
     except BaseException:
         savepoint.rollback()
         raise
-    savepoint.commit()
-    return changed
+    savepoint.commit()  # the handlers before the handler task stay compensated while it runs
+    if start is None:
+        return Waiting()
+    if runner is None:
+        raise CompensationFailed(
+            f"compensation handler {start[0]!r} is a task and needs the workflow (a bug)"
+        )
+    return Waiting(runner.start_compensation_handler(waiting.task_id, start[0], start[1], changed))
+
+
+def _record(
+    session: Session,
+    instance: ProcessInstance,
+    now: datetime,
+    what: tuple[str, str, str],
+    by: str,
+) -> None:
+    """The ``Compensate`` operation: (task id, activity id, handler id) ``what`` is compensated."""
+    task_id, activity_id, handler = what
+    session.execute(
+        table(HistoryOperation).insert(),
+        [
+            {
+                "instance_id": instance.id,
+                "task_id": task_id,
+                "operation": OPERATION,
+                "user_name": None,
+                "at": now,
+                "detail": {"activityId": activity_id, "handler": handler, "by": by},
+            }
+        ],
+    )
+
+
+def _record_run(
+    session: Session,
+    instance: ProcessInstance,
+    loaded: LoadedDefinition,
+    now: datetime,
+    task_id: str,
+    handler: str,
+) -> None:
+    session.execute(
+        table(HistoryActivity).insert(),
+        [
+            {
+                "id": f"{task_id}{_HANDLER_RUN}",
+                "instance_id": instance.id,
+                "definition_id": instance.definition_id,
+                "activity_id": handler,
+                "activity_name": loaded.model.names.get(handler),
+                "activity_type": loaded.model.types.get(handler, "serviceTask"),
+                "started_at": now,
+                "ended_at": now,
+                "canceled": False,
+                "assignee": None,
+            }
+        ],
+    )
 
 
 def _run_handler(

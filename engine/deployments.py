@@ -149,6 +149,20 @@ class DeploymentService:
                     service.activity_id,
                 )
             )
+        compensation = model.compensation
+        for activity, handler in compensation.handlers.items():
+            bound = model.service_tasks.get(handler)
+            if bound is not None and bound.kind == EXTERNAL and activity not in compensation.waiting:
+                # A Camunda 8 job type nobody registered: only camunda:type="external" makes a task.
+                problems.append(
+                    Problem(
+                        process.source.filename,
+                        f"compensation handler job type {bound.name!r} has no in-process handler; "
+                        'register one, or use a Camunda 7 external task (camunda:type="external")',
+                        None,
+                        handler,
+                    )
+                )
         return problems
 
     def deploy(

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.bindings import EXPRESSION, EXTERNAL, ServiceTaskModel
-from engine.compensating import compensate
+from engine.compensating import Waiting, compensate
 from engine.compensation import COMPENSATE
 from engine.db.database import mark_jobs_created
 from engine.db.models import Job, JobKind, ProcessInstance, table
@@ -43,6 +43,10 @@ class Outcome:
     bpmn_error: BpmnError | None = None
     failure: str | None = None
     details: str | None = None
+    # A compensation throw event waits for a handler task: no job, no failure (engine.compensating);
+    # ``started`` is the step that started that task, when this call did.
+    pending: bool = False
+    started: StepResult | None = None
 
 
 def backoff_seconds(model_interval: int, attempt: int, fixed: bool) -> int:
@@ -75,12 +79,14 @@ class Executor:
         loaded: LoadedDefinition | None = None,
         recent: Sequence[ActivityEvent] = (),
         now: datetime | None = None,
+        runner: Runner | None = None,
     ) -> Outcome:
         """Run the handler; its writes (in a savepoint opened when it first uses ctx.session) survive
         only if it succeeds.
 
-        A compensation throw event (``loaded`` needed) runs its handlers (``engine.compensating``);
-        ``recent`` are the activity events of the step running now, not in history yet.
+        A compensation throw event (``loaded`` needed, ``runner`` for handlers that are tasks) runs
+        its handlers (``engine.compensating``); ``recent`` are the activity events of the step
+        running now, not in history yet.
         """
         if model.kind == EXPRESSION:
             return self._expression(model, waiting)
@@ -89,8 +95,10 @@ class Executor:
                 return Outcome(failure="compensation needs the process definition; this is a bug")
             try:
                 when = now or datetime.now(UTC)
-                outputs = compensate(self, session, instance, loaded, waiting, recent, when)
-                return Outcome(outputs=outputs)
+                done = compensate(self, session, instance, loaded, waiting, recent, when, runner)
+                if isinstance(done, Waiting):
+                    return Outcome(pending=True, started=done.started)
+                return Outcome(outputs=done)
             except (FlowdeskError, TypeError, ValueError) as err:
                 message = err.message if isinstance(err, FlowdeskError) else str(err)
                 return Outcome(failure=message, details=traceback.format_exc())
@@ -220,9 +228,11 @@ class Executor:
         """Run what can run now; return the job rows to insert for service tasks left waiting."""
         jobs: list[dict[str, Any]] = []
         queued: set[str] = set(known_task_ids)
+        # Compensation throw events waiting for a handler task: looked at again once anything moved.
+        on_hold: set[str] = set()
         calls = runner.service_call if isinstance(runner.service_call, InlineCalls) else None
         while result.error is None:
-            waiting = [w for w in runner.waiting_service_tasks() if w.task_id not in queued]
+            waiting = [w for w in runner.waiting_service_tasks() if w.task_id not in queued | on_hold]
             if not waiting:
                 break
             progressed = False
@@ -237,8 +247,19 @@ class Executor:
                 # A handler that already ran while the engine reached the task left its outcome.
                 recorded = calls.outcomes.pop(item.task_id, None) if calls is not None else None
                 outcome = recorded or self.call(
-                    session, instance, model, item, loaded=loaded, recent=result.events, now=now
+                    session,
+                    instance,
+                    model,
+                    item,
+                    loaded=loaded,
+                    recent=result.events,
+                    now=now,
+                    runner=runner,
                 )
+                if outcome.pending and outcome.started is None:
+                    # A compensation handler task runs; the throw event waits for it, not for a job.
+                    on_hold.add(item.task_id)
+                    continue
                 step = self.apply(runner, item, outcome)
                 if step is None:
                     jobs.append(self.job_row(instance, loaded, model, item, now, outcome=outcome))
@@ -247,6 +268,7 @@ class Executor:
                 result.events.extend(step.events)
                 result.error = step.error
                 progressed = True
+                on_hold.clear()  # a handler task may have finished on the way
                 break
             if not progressed:
                 break
@@ -255,6 +277,8 @@ class Executor:
     @staticmethod
     def apply(runner: Runner, item: WaitingServiceTask, outcome: Outcome) -> StepResult | None:
         """Move the workflow on after a handler outcome; None when the job must wait (failure, no catcher)."""
+        if outcome.pending:
+            return outcome.started or StepResult()
         if outcome.outputs is not None:
             return runner.complete_service_task(item.task_id, outcome.outputs)
         if outcome.bpmn_error is not None:

@@ -137,7 +137,7 @@ class JobService:
                     outcome = Outcome(failure=f"the definition has no binding for {job.activity_id}")
                 else:
                     outcome = self.executor.call(
-                        session, instance, model, item, loaded=loaded, now=self.clock()
+                        session, instance, model, item, loaded=loaded, now=self.clock(), runner=runner
                     )
                 before = runner.variables()
                 step = self.executor.apply(runner, item, outcome)
@@ -324,15 +324,15 @@ class JobService:
         apply: Callable[[Runner, WaitingServiceTask, ServiceTaskModel | None], StepResult | None],
         on_unhandled: Outcome | None = None,
     ) -> None:
-        def attempt() -> None:
+        def attempt() -> bool:
             with self.database.write() as session:
                 job = self._owned(session, job_id, worker_id)
                 instance = self._lock_instance(session, job)
                 loaded, runner = self.loader.load(session, instance)
                 item = self._waiting(runner, job)
                 if item is None:
-                    session.delete(job)
-                    return
+                    session.delete(job)  # a row its cancelled task left behind
+                    return False
                 before = runner.variables()
                 step = apply(runner, item, loaded.model.service_tasks.get(job.activity_id))
                 now = self.clock()
@@ -340,11 +340,17 @@ class JobService:
                     unhandled = on_unhandled or Outcome(failure="not handled")
                     self._record_failure(job, unhandled, now)
                     self.loader.calls.uncaught_bpmn_error(session, instance, unhandled.bpmn_error, now)
-                    return
+                    return True
                 self._finish(session, job, instance, runner, step, before, now, loaded)
+                return True
 
-        with_retries(attempt, job_id=job_id)
+        waiting = with_retries(attempt, job_id=job_id)
         self._notify()
+        if not waiting:
+            raise JobNotFound(
+                f"External task {job_id} no longer exists: its activity was cancelled; drop the task",
+                job_id=job_id,
+            )
 
     def _finish(
         self,

@@ -224,8 +224,22 @@ class TaskService:
             self._authorize(actor, task)
         return task
 
+    def variables(self, task_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
+        """What the task sees: the process variables and its own, such as a multi-instance item's
+        element variable and ``loopCounter`` (which the instance's variables do not show)."""
+        return self._seen(task_id, actor)[1]
+
     def form_values(self, task_id: str, *, actor: Actor | None = None) -> dict[str, Any]:
         """Current values of the task's form fields (the instance's variable, else the field default)."""
+        task, data = self._seen(task_id, actor)
+        values: dict[str, Any] = {}
+        for form_field in task.form_fields:
+            values[form_field.id] = (
+                data[form_field.id] if form_field.id in data else form_field.typed_default()
+            )
+        return values
+
+    def _seen(self, task_id: str, actor: Actor | None) -> tuple[TaskInfo, dict[str, Any]]:
         with self.database.read() as session:
             task = self._info(session, task_id)
             if not may_see(actor, task):
@@ -234,12 +248,7 @@ class TaskService:
             assert instance is not None
             _, runner = self.loader.load(session, instance)
             data = next((t.data for t in runner.ready_user_tasks() if t.task_id == task_id), {})
-        values: dict[str, Any] = {}
-        for form_field in task.form_fields:
-            values[form_field.id] = (
-                data[form_field.id] if form_field.id in data else form_field.typed_default()
-            )
-        return values
+        return task, dict(data)
 
     # -- changes -----------------------------------------------------------------------------------
 

@@ -22,7 +22,9 @@ its successor inherits, which changes only through it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import deepcopy
+from itertools import groupby
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
@@ -31,6 +33,8 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 
 LOOP_COUNTER = "loopCounter"
@@ -47,6 +51,77 @@ def take_cancelled(workflow: Any) -> list[Any]:
     """The instances a completion condition cancelled since the last call (``workflow``: the top)."""
     found: list[Any] = workflow.__dict__.pop(_CANCELLED, [])
     return found
+
+
+def _open_within(top: Any, item: Any) -> list[Any]:
+    """``item`` and, for a subprocess instance, the activities open inside it (nested ones too)."""
+    found = [item]
+    subprocess = top.subprocesses.get(item.id)
+    if subprocess is not None:
+        found += [
+            task
+            for task in subprocess.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+            if task.task_spec.bpmn_id is not None and not isinstance(task.task_spec, BoundaryEvent)
+        ]
+    return found
+
+
+def merged_process_data(tasks: Iterable[Any]) -> dict[str, Any]:
+    """The data of the tasks merged in order, later tasks winning, without the variables local to
+    the multi-instance items they run in.
+
+    An item's element variable and ``loopCounter`` (and a library item's output element) are
+    Camunda local variables: the task sees them, the process does not. A name an item shadows
+    keeps the value it has outside the loop. The items of one multi-instance share what they hide,
+    so it is found once for all of them (a walk up the tree per item made reading a 1,000-item
+    instance's variables cost ~4 ms).
+    """
+    merged: dict[str, Any] = {}
+    for _, run in groupby(tasks, key=_item_scope):
+        group = list(run)
+        hidden = item_locals(group[0])
+        before = {name: merged[name] for name in hidden if name in merged}
+        for task in group:
+            merged.update(task.data)
+        for name, outside in hidden.items():
+            # What the items hide is the value outside the loop, else what earlier tasks gave.
+            if outside is not _MISSING:
+                merged[name] = outside
+            elif name in before:
+                merged[name] = before[name]
+            else:
+                merged.pop(name, None)
+    return merged
+
+
+def _item_scope(task: Any) -> tuple[Any, str, int]:
+    # Tasks with the same parent, spec and workflow run in the same multi-instance items, if any.
+    return task._parent, task.task_spec.name, id(task.workflow)
+
+
+def item_locals(task: Any) -> dict[str, Any]:
+    """The names local to the multi-instance items ``task`` runs in, each with its value outside
+    the loops (``_MISSING`` when it has none); empty outside any multi-instance."""
+    hidden: dict[str, Any] = {}
+    current = task
+    while current is not None:
+        body = current.parent
+        spec = body.task_spec if body is not None else None
+        if isinstance(spec, MultiInstanceTask) and current.task_spec.name == spec.task_spec:
+            # Outer loops come later and win: their body's data is outside every inner loop.
+            for name in _item_names(spec):
+                hidden[name] = body.data.get(name, _MISSING)
+        # Then the subprocess task the workflow runs in, looked up in its own workflow's tasks.
+        parent_id = getattr(current.workflow, "parent_task_id", None)
+        outer = getattr(current.workflow, "parent_workflow", None)
+        current = outer.tasks.get(parent_id) if parent_id is not None and outer is not None else None
+    return hidden
+
+
+def _item_names(spec: Any) -> list[str]:
+    if isinstance(spec, CamundaLoop):
+        return spec._local_names()
+    return [ref.bpmn_id for ref in (spec.input_item, spec.output_item) if ref is not None]
 
 
 def changes_of(
@@ -187,11 +262,14 @@ class CamundaParallelMultiInstance(CamundaLoop, ParallelMultiInstanceTask):  # t
         self._record_done(my_task, child)
         scope = {**my_task.data, **changes}
         if self.condition_met(my_task, child, scope):
-            cancelled = [o for o in self._instances(my_task) if not o.has_state(TaskState.FINISHED_MASK)]
-            for other in cancelled:
+            top = my_task.workflow.top_workflow
+            open_items = [o for o in self._instances(my_task) if not o.has_state(TaskState.FINISHED_MASK)]
+            # Taken before cancelling: the activities open inside a cancelled subprocess instance
+            # end with it, and their external task or retry rows must go too (event_sync).
+            cancelled = [task for item in open_items for task in _open_within(top, item)]
+            for other in open_items:
                 other.cancel()
             # The runner ends them in history as cancelled (take_cancelled).
-            top = my_task.workflow.top_workflow
             setattr(top, _CANCELLED, [*getattr(top, _CANCELLED, []), *cancelled])
             self._finish(my_task)
         elif my_task.internal_data[_DONE] >= my_task.internal_data[_TOTAL]:

@@ -9,7 +9,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from engine.bpmn_xml import Element, element_by_id, is_executable, processes
-from engine.compensation import without_compensation
+from engine.compensation import waiting_handlers, without_compensation
 from engine.dialect import Dialect
 from engine.exceptions import DeploymentError
 from engine.problems import Problem
@@ -66,6 +66,7 @@ def parse_processes(sources: Sequence[SourceFile]) -> list[ParsedProcess]:
         except Exception as err:  # the library hides some validation problems behind raw errors
             problems.append(Problem(current.filename, _explain(err)))
             continue
+        handler_ids = set().union(*(waiting_handlers(source.root) for source in group))
         for source in group:
             for process in processes(source.root):
                 key = process.get("id")
@@ -73,6 +74,7 @@ def parse_processes(sources: Sequence[SourceFile]) -> list[ParsedProcess]:
                     continue
                 try:
                     spec = parser.get_spec(key)
+                    _parse_handlers(parser, handler_ids)
                     subprocess_specs = parser.get_subprocess_specs(key, require_call_activity_specs=False)
                     spec_json = spec_to_json(fam, spec, subprocess_specs)
                 except ValidationException as err:
@@ -85,6 +87,26 @@ def parse_processes(sources: Sequence[SourceFile]) -> list[ParsedProcess]:
     if problems:
         raise DeploymentError(problems)
     return parsed
+
+
+def _parse_handlers(parser: Any, ids: set[str]) -> None:
+    """Give compensation handlers that run as tasks their specs (engine.compensation).
+
+    They have no incoming flow, so the library's parser, which follows flows from the start
+    events, never reaches them; each is parsed into the spec of the process or subprocess that
+    holds it, unconnected, for the throw event to start (engine.spiff.runner_compensation).
+    """
+    if not ids:
+        return
+    for process_parser in list(parser.process_parsers.values()):
+        nodes = [n for n in process_parser.node if isinstance(n.tag, str) and n.get("id") in ids]
+        if nodes:
+            spec = process_parser.get_spec()
+            for node in nodes:
+                handler = process_parser.parse_node(node)
+                # The library refuses to make a task without an input ready; nothing flows into a
+                # handler, and the start's outputs stay as they are.
+                handler.inputs = handler.inputs or [spec.start]
 
 
 def _explain(err: Exception) -> str:

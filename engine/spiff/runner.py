@@ -27,6 +27,7 @@ from engine.spiff.families import Family
 from engine.spiff.multi_instance import take_cancelled
 from engine.spiff.pruning import Pruner
 from engine.spiff.runner_calls import CallSteps
+from engine.spiff.runner_compensation import CompensationSteps
 from engine.spiff.runner_events import EventSteps
 from engine.spiff.runner_state import StoredState
 from engine.spiff.serialization import workflow_from_envelope, workflow_from_json
@@ -112,7 +113,7 @@ def _activity_type(task: Any) -> str:
     return name[0].lower() + name[1:]
 
 
-class Runner(StoredState, EventSteps, CallSteps):
+class Runner(StoredState, EventSteps, CallSteps, CompensationSteps):
     """Owns one ``BpmnWorkflow`` for the length of one engine operation."""
 
     # Tests switch this on to compare every updated view of the open tasks with a fresh walk.

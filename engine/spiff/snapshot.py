@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff import walk
+from engine.spiff.multi_instance import merged_process_data
 from engine.spiff.waits import WaitingEvent, trigger_events, waiting_events
 
 OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -190,10 +191,8 @@ class OpenTasks:
             return dict(workflow.data)
         if not self.entries:
             return dict(workflow.last_task.data) if workflow.last_task is not None else {}
-        merged: dict[str, Any] = {}
-        for entry in self.entries.values():
-            merged.update(entry.task.data)
-        return merged
+        # An item's own variables are not the process's.
+        return merged_process_data(entry.task for entry in self.entries.values())
 
 
 def verify(view: OpenTasks) -> None:

@@ -132,6 +132,22 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Tasks",
+        "Multi-instance completion condition over external tasks",
+        S,
+        "the external tasks of the cancelled runs are removed, also those inside a cancelled run of "
+        "a subprocess; a worker completing one gets a 404",
+        f"{MI}::test_multi_instance_completion_condition_removes_the_external_tasks_it_cancels",
+    ),
+    Row(
+        "Tasks",
+        "Multi-instance element variable and `loopCounter`",
+        S,
+        "local to each run: the instance's variables do not show them, the run's task does "
+        "(`GET /task/{id}/variables`)",
+        f"{MI}::test_multi_instance_element_variable_is_the_item_s_not_the_process_s",
+    ),
+    Row(
+        "Tasks",
         "Call activity",
         S,
         "the child is an instance of its own (own tasks, history; `superProcessInstance` in REST); "
@@ -347,11 +363,21 @@ COVERAGE: tuple[Row, ...] = (
     Row(
         "Events",
         "Compensation boundary event and intermediate compensation throw",
-        P,
+        S,
         "the handlers of the completed activities of the throw's scope run, most recent first, each once; "
-        "a failing handler rolls all back and is retried. Handlers: service tasks bound to in-process "
-        "handlers, and script tasks only (no user tasks, subprocesses or external tasks)",
+        "failing in-process handlers roll back together and are retried. Handlers: service tasks bound "
+        "to in-process handlers, script tasks, user tasks and external tasks (next row)",
         f"{CONF}::test_compensation_throw_runs_the_handlers_of_completed_activities_most_recent_first",
+    ),
+    Row(
+        "Events",
+        "Compensation handler that is a user task or an external task",
+        P,
+        "a task of its own (in its candidates' inbox, or fetchable by topic); the throw event waits for it "
+        "before the next handler. Such a handler must be in the scope of the throw events that "
+        "compensate it: refused at deploy otherwise",
+        "tests/conformance/test_compensation_handlers.py::"
+        "test_compensation_handler_tasks_run_most_recent_first_each_waited_for",
     ),
     Row(
         "Events",
@@ -362,10 +388,21 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Events",
-        "Compensation event subprocess, user task or external compensation handlers",
+        "Compensation event subprocess in an embedded subprocess",
+        S,
+        "the handler of the subprocess: it runs when the subprocess is compensated (the throw waits "
+        "for it, user tasks inside included), and its own compensation throw undoes the subprocess's "
+        "activities",
+        "tests/conformance/test_compensation_handlers.py::"
+        "test_compensation_event_subprocess_compensates_its_subprocess_and_undoes_inside_it",
+    ),
+    Row(
+        "Events",
+        "Compensation event subprocess at process level; handlers that are subprocesses, call "
+        "activities or other tasks",
         N,
         "refused at deploy time, naming the element and what to draw instead",
-        f"{CONF}::test_compensation_event_subprocesses_and_user_task_handlers_are_refused_at_deploy",
+        f"{CONF}::test_process_level_compensation_event_subprocesses_and_manual_task_handlers_are_refused",
     ),
     Row(
         "Events",

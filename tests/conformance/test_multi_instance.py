@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from engine import Engine, TaskQuery
 from engine.db.models import JobKind
 from engine.handlers import HandlerContext, HandlerRegistry
+from engine.job_types import JobNotFound
 from tests.conformance.test_elements import complete, deploy, open_tasks, state
-from tests.helpers import stored_state
+from tests.helpers import FINANCE, stored_state
 
 LINES = [
     {"sku": "A", "qty": 1, "price": 10},
@@ -126,3 +129,57 @@ def test_multi_instance_embedded_subprocess_runs_once_per_item(engine: Engine) -
     assert variables["total"] == 6 and variables["last_line"] == 2
     assert "line" not in variables and "loopCounter" not in variables
     assert len(ran(engine, instance.id, "Price")) == 3
+
+
+def test_multi_instance_completion_condition_removes_the_external_tasks_it_cancels(engine: Engine) -> None:
+    deploy(engine, "multi_instance_external_completion")
+    instance = engine.runtime.start(
+        key="multi_instance_external_completion",
+        variables={"carriers": ["dhl", "ups", "gls"], "parcels": ["P1", "P2"]},
+    )
+    quotes = engine.jobs.acquire("w1", kind=JobKind.EXTERNAL, topics=["quotes"], limit=10)
+    assert len(quotes) == 3
+    engine.jobs.complete(quotes[0].id, "w1", {"price": 7})
+    # ${nrOfCompletedInstances >= 1}: the other two quotes were cancelled, and so are their tasks.
+    assert [j.activity_id for j in engine.jobs.list(instance_id=instance.id)] == ["Label", "Label"]
+    with pytest.raises(JobNotFound):
+        engine.jobs.complete(quotes[1].id, "w1", {"price": 5})
+    assert sorted(r.canceled for r in ran(engine, instance.id, "Quote")) == [False, False, True, True]
+    # Inside a cancelled run of a subprocess, its open external task goes too.
+    labels = engine.jobs.acquire("w1", kind=JobKind.EXTERNAL, topics=["labels"], limit=10)
+    engine.jobs.complete(labels[1].id, "w1", {"label": "L2"})
+    assert engine.jobs.list(instance_id=instance.id) == []
+    assert engine.jobs.acquire("w2", kind=JobKind.EXTERNAL, topics=["labels", "quotes"], limit=10) == []
+    label_rows = ran(engine, instance.id, "Label")
+    assert sorted(r.canceled for r in label_rows) == [False, True]
+    assert all(r.ended_at is not None for r in label_rows)
+    assert open_tasks(engine, instance.id) == ["Review"]
+    assert engine.runtime.variables(instance.id)["label"] == "L2"
+
+
+def test_multi_instance_element_variable_is_the_item_s_not_the_process_s(engine: Engine) -> None:
+    deploy(engine, "multi_instance_user_task")
+    lines = [{"sku": "A"}, {"sku": "B"}]
+    instance = engine.runtime.start(
+        key="multi_instance_user_task", variables={"lines": lines, "signers": ["ann"], "line": "outer"}
+    )
+    # Camunda 7: the element variable and loopCounter are local to each item, never process variables;
+    # a process variable of the same name keeps its value outside the loop.
+    variables = engine.runtime.variables(instance.id)
+    assert variables == {"lines": lines, "signers": ["ann"], "line": "outer"}
+    tasks = engine.tasks.list(TaskQuery(instance_id=instance.id))
+    seen = [engine.tasks.variables(t.id, actor=FINANCE) for t in tasks]
+    assert sorted((s["line"]["sku"], s["loopCounter"]) for s in seen) == [("A", 0), ("B", 1)]
+    for task in tasks:
+        engine.tasks.complete(task.id, {"approved": True}, actor=FINANCE)
+    variables = engine.runtime.variables(instance.id)
+    assert "signer" not in variables and "loopCounter" not in variables
+    assert variables["approved"] is True and variables["line"] == "outer"
+    # An item inside a multi-instance subprocess: its element variable is not the process's either.
+    deploy(engine, "multi_instance_external_completion")
+    other = engine.runtime.start(
+        key="multi_instance_external_completion", variables={"carriers": ["dhl"], "parcels": ["P1", "P2"]}
+    )
+    [quote] = engine.jobs.acquire("w1", kind=JobKind.EXTERNAL, topics=["quotes"])
+    engine.jobs.complete(quote.id, "w1")
+    assert set(engine.runtime.variables(other.id)) == {"carriers", "parcels"}

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from engine.exceptions import InvalidRequest
 from engine.tasks import SortBy, TaskQuery
-from engine.variables import to_typed
+from engine.variables import to_typed, to_typed_map
 from webui.rest import formats
 from webui.rest.common import actor, bool_arg, engine, int_arg, json_body, typed_variables
 
@@ -86,6 +86,12 @@ def complete(task_id: str) -> Any:
 @bp.post("/task/<task_id>/submit-form")
 def submit_form(task_id: str) -> Any:
     return complete(task_id)
+
+
+@bp.get("/task/<task_id>/variables")
+def variables(task_id: str) -> Any:
+    """Every variable the task sees, its own (a multi-instance item's) included."""
+    return jsonify(to_typed_map(engine().tasks.variables(task_id, actor=actor())))
 
 
 @bp.get("/task/<task_id>/form-variables")
