@@ -33,14 +33,20 @@ _COMPENSATION_START = (
     "at process level attach a compensation boundary event to each activity to undo, with an "
     'association to its handler (isForCompensation="true")'
 )
-# SpiffWorkflow's start event parser knows no error or escalation definitions: such a start event
-# becomes a plain start, so its event subprocess would run at once, when its scope starts.
+# Error and escalation start events exist only in event subprocesses (engine.spiff.event_scopes);
+# an error start always interrupts its scope.
 _CODE_STARTS = ("errorEventDefinition", "escalationEventDefinition")
 _CODE_START = (
-    "{what} start events of event subprocesses are not supported yet (the event subprocess would "
-    "run as soon as its scope starts); catch the {what} with a boundary event on the activity that "
-    "throws it, or on an embedded subprocess around it"
+    'only the start event of an event subprocess (triggeredByEvent="true") can be started by an '
+    "{what}; catch it there, or with a boundary event"
 )
+_ERROR_START_NON_INTERRUPTING = (
+    'an error start event always interrupts its scope; remove isInterrupting="false" (to go on '
+    "beside the scope, throw an escalation and catch it with a non-interrupting escalation start)"
+)
+# SpiffWorkflow reads no error definition on an intermediate throw event (BPMN allows none there),
+# so the event would pass without throwing anything.
+_ERROR_THROW = "an intermediate throw event cannot throw an error (BPMN); use an error end event"
 # SpiffWorkflow names its own start and end steps of every process (and subprocess) like this: a
 # BPMN element with one of these ids replaces them in the parsed spec, and the instance fails to
 # start with "No output task connected".
@@ -51,6 +57,22 @@ _REFS = {"messageRef": "message", "errorRef": "error", "signalRef": "signal", "e
 def _suggested_id(element: Element) -> str:
     kind = local_name(element)
     return f"{kind[0].upper()}{kind[1:]}_1"
+
+
+def _code_start_problem(kind: str, owner: Element | None) -> str | None:
+    """What is wrong with an error or escalation definition ``kind`` on ``owner``, if anything."""
+    if owner is None:
+        return None
+    if local_name(owner) == "intermediateThrowEvent" and kind == "errorEventDefinition":
+        return _ERROR_THROW
+    if local_name(owner) != "startEvent":
+        return None
+    container = owner.getparent()
+    if container is None or str(container.get("triggeredByEvent", "")).lower() != "true":
+        return _CODE_START.format(what=kind.removesuffix("EventDefinition"))
+    if kind == "errorEventDefinition" and str(owner.get("isInterrupting", "true")).lower() == "false":
+        return _ERROR_START_NON_INTERRUPTING
+    return None
 
 
 class Linter:
@@ -113,10 +135,9 @@ class Linter:
             starts = owner is not None and local_name(owner) == "startEvent"
             if kind == "compensateEventDefinition" and starts and not handles_subprocess(owner):
                 reason = _COMPENSATION_START
-            if kind in _CODE_STARTS and element.getparent() is not None:
+            if kind in _CODE_STARTS:
                 owner = element.getparent()
-                if owner is not None and local_name(owner) == "startEvent":
-                    reason = _CODE_START.format(what=kind.removesuffix("EventDefinition"))
+                reason = _code_start_problem(kind, owner) or reason
             if reason and owner is not None:
                 problems.append(Problem(filename, f"{kind}: {reason}", element.sourceline, owner.get("id")))
 

@@ -291,8 +291,9 @@ class Executor:
         if outcome.bpmn_error is not None:
             err = outcome.bpmn_error
             return (
-                f"BPMN error {err.code!r} ({err.message}) has no error boundary event to catch it; add one "
-                "with this error code (or without a code to catch every error)",
+                f"BPMN error {err.code!r} ({err.message}) has no error boundary event or error event "
+                "subprocess to catch it; add one with this error code (or without a code to catch every "
+                "error)",
                 None,
             )
         return outcome.failure or "unknown failure", outcome.details

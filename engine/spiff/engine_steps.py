@@ -19,6 +19,7 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.event_scopes import task_or_none
 from engine.spiff.walk import has_ready_engine_task, iter_tasks
 
 Callback = Callable[[Any], None]
@@ -65,8 +66,10 @@ def run_engine_steps(workflow: Any, will: Callback, did: Callback) -> None:
         for sub in sorted(active, key=lambda v: v.depth, reverse=True):
             while _run_ready(sub, will, did) > 0:
                 pass
-            if sub.parent_task_id is not None:
-                task = workflow.get_task_from_id(sub.parent_task_id)
+            # The task the subprocess runs for may be gone: an interrupting event removed what it
+            # ran in (an error in one run of a multi-instance subprocess ends the other runs).
+            task = task_or_none(workflow, sub.parent_task_id)
+            if task is not None:
                 task.task_spec._update(task)
         count = _run_ready(workflow, will, did)
         if not (count > 0 or len(workflow.get_active_subprocesses()) > len(active)):

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.parser.event_parsers import ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.spiff import walk
@@ -33,15 +36,34 @@ _INTERRUPTING = "Interrupting"
 _HANDLED = "flowdesk_interrupted"
 
 
+def _starts_event_subprocess(node: Any) -> bool:
+    parent = node.getparent()
+    return parent is not None and str(parent.get("triggeredByEvent", "")).lower() == "true"
+
+
 class EventSubprocessStartParsing:
-    """Mixin for start event parsers: records ``isInterrupting`` of event subprocess starts."""
+    """Mixin for start event parsers: records ``isInterrupting`` of event subprocess starts, and
+    reads their error and escalation definitions.
+
+    SpiffWorkflow's start event parser ignores error and escalation definitions, so such an event
+    subprocess became one with a plain start, run as soon as its scope started. With the definition
+    read, the library keeps it as a trigger of its scope (``BpmnStartTask.trigger_specs``) and
+    Flowdesk starts it when an error or escalation reaches it (engine.spiff.code_events).
+    """
+
+    def get_event_definition(self, xpaths: list[str]) -> Any:
+        if _starts_event_subprocess(self.node):  # type: ignore[attr-defined]
+            xpaths = [*xpaths, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH]
+        return super().get_event_definition(xpaths)  # type: ignore[misc]
 
     def create_task(self) -> Any:
         task = super().create_task()  # type: ignore[misc]
         node = self.node  # type: ignore[attr-defined]
-        parent = node.getparent()
-        if parent is not None and str(parent.get("triggeredByEvent", "")).lower() == "true":
-            interrupting = str(node.get("isInterrupting", "true")).lower() != "false"
+        if _starts_event_subprocess(node):
+            # An error always interrupts its scope (BPMN; engine.bpmn_lint refuses the attribute).
+            interrupting = str(node.get("isInterrupting", "true")).lower() != "false" or isinstance(
+                task.event_definition, ErrorEventDefinition
+            )
             prefix = _INTERRUPTING if interrupting else _NON_INTERRUPTING
             task.description = f"{prefix} {task.description or 'Start Event'}"
         return task
@@ -65,9 +87,39 @@ def _is_event_subprocess(subprocess: Any) -> bool:
     )
 
 
+def drop_orphans(workflow: Any) -> list[Any]:
+    """Cancel and forget the subprocesses whose task the library dropped from the tree; their
+    activities that were open (for history).
+
+    Cancelling a task drops its unfinished children without cancelling them: an interrupted
+    multi-instance subprocess loses its runs that way, and their subprocesses stay behind, still
+    "running", with no task to end them.
+    """
+    cancelled: list[Any] = []
+    while orphans := [
+        (task_id, sub)
+        for task_id, sub in workflow.subprocesses.items()
+        if task_or_none(workflow, task_id) is None
+    ]:
+        # Forgetting one orphans the subprocesses inside it: the next round takes them.
+        for task_id, subprocess in orphans:
+            cancelled += [t for t in subprocess.get_tasks(state=_OPEN) if t.task_spec.bpmn_id is not None]
+            subprocess.cancel()
+            del workflow.subprocesses[task_id]
+    return cancelled
+
+
+def task_or_none(workflow: Any, task_id: Any) -> Any:
+    """The task of ``task_id`` in the workflow or its subprocesses; None when the tree lost it."""
+    try:
+        return workflow.get_task_from_id(task_id)
+    except TaskNotFoundException:
+        return None
+
+
 def settle(workflow: Any) -> list[Any]:
     """Apply event subprocess semantics; the activities cancelled (for history). Call until []."""
-    cancelled: list[Any] = []
+    cancelled: list[Any] = drop_orphans(workflow)
     for task_id, subprocess in list(workflow.subprocesses.items()):
         task = workflow.get_task_from_id(task_id)
         if task is not None and task.internal_data.get(_HANDLED) == 1 and task.state == TaskState.COMPLETED:

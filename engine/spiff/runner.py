@@ -15,13 +15,12 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.exceptions import FlowdeskError, TaskNotFound
-from engine.spiff import walk
+from engine.spiff import code_events, walk
 from engine.spiff.engine_steps import run_engine_steps
 from engine.spiff.event_scopes import finish_interrupted_scopes, settle
 from engine.spiff.families import Family
@@ -225,39 +224,24 @@ class Runner(StoredState, EventSteps, CallSteps, CompensationSteps):
         return self._run_engine(result)
 
     def throw_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> StepResult | None:
-        """Let an error boundary event of the service task catch BPMN error ``code``; None when none does.
+        """Let the innermost catcher of BPMN error ``code`` thrown by the service task catch it: an
+        error boundary event on it, an error event subprocess of its scope, and so on outward
+        (engine.spiff.code_events); None when none does.
 
-        A boundary event with the same error code wins over one without a code (a catch-all).
+        A catcher with the same error code wins over one without a code (a catch-all).
         """
         return self._catch_error(self._started_service_task(task_id), code, variables)
 
     def _catch_error(self, task: Any, code: str, variables: Mapping[str, Any]) -> StepResult | None:
         """``task`` (a started service task or call activity) throws BPMN error ``code``; see throw_error."""
-        catchers = [
-            sibling
-            for sibling in (task.parent.children if task.parent is not None else [])
-            if sibling is not task
-            and sibling.has_state(TaskState.WAITING)
-            and isinstance(getattr(sibling.task_spec, "event_definition", None), ErrorEventDefinition)
-        ]
-        exact = [c for c in catchers if c.task_spec.event_definition.code == code]
-        catch_all = [c for c in catchers if not c.task_spec.event_definition.code]
-        chosen = (exact or catch_all)[:1]
-        if not chosen:
+        open_before = self._open_activities()
+        # Only the kind and the code of the thrown error are read.
+        thrown = ErrorEventDefinition(code, code=code)
+        if code_events.throw(self.workflow, task, thrown, code, dict(variables)) is None:
             return None
-        catcher = chosen[0]
         self._snapshot = None
-        definition = catcher.task_spec.event_definition
-        event = BpmnEvent(type(definition)(definition.name, code=code), payload=dict(variables))
-        catcher.data.update(variables)
-        walk.touched(catcher)
-        catcher.task_spec.catch(catcher, event)
-        catcher.task_spec._update(catcher)
-        result = self._run_engine(StepResult())
-        # The interrupted service task ends here, cancelled by the boundary event.
-        ended = self._event(task, ended=True)
-        result.events.append(replace(ended, canceled=True))
-        return result
+        # What the caught error interrupted (the thrower, its scope) ends in history as cancelled.
+        return self._cancellations(open_before, self._run_engine(StepResult()))
 
     def _started_service_task(self, task_id: str) -> Any:
         try:
@@ -299,6 +283,7 @@ class Runner(StoredState, EventSteps, CallSteps, CompensationSteps):
             run_engine_steps(self.workflow, will, did)
             for task in take_cancelled(self.workflow):
                 result.events.append(replace(self._event(task, ended=True), canceled=True))
+            self._cancellations(code_events.take_open_before_interrupts(self.workflow), result)
         except _HostFailure as failure:
             raise failure.original from None
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:

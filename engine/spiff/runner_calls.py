@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -72,29 +71,13 @@ class CallSteps:
         return self._complete_started(self._waiting_call(task_id), outputs)
 
     def throw_call_error(self, task_id: str, code: str, variables: Mapping[str, Any]) -> StepResult | None:
-        """Let an error boundary event catch the child's error; None when none does.
+        """Let the child's error be caught as if the call activity threw it; None when nothing catches.
 
-        The call activity's own boundary events (for an instance of a multi-instance call activity,
-        the whole activity's) first, then those of each embedded subprocess around it, innermost
-        first: BPMN's scopes. Whatever the caught error interrupts ends in history as cancelled.
+        Its own boundary events first, then the event subprocesses of its scope, then those of each
+        embedded subprocess around it, innermost first: BPMN's scopes (engine.spiff.code_events).
+        Whatever the caught error interrupts ends in history as cancelled.
         """
-        scope: Any = self._waiting_call(task_id)
-        if scope.parent is not None and isinstance(scope.parent.task_spec, MultiInstanceTask):
-            # One instance of a multi-instance call activity: the boundary events are attached to
-            # the whole activity, whose interruption cancels the sibling instances (and their children).
-            scope = scope.parent
-        open_before = self._open_activities()
-        while scope is not None:
-            step = self._catch_error(scope, code, variables)
-            if step is not None:
-                return self._cancellations(open_before, step)
-            enclosing = scope.workflow
-            scope = (
-                None
-                if enclosing is self.workflow
-                else self.workflow.get_task_from_id(enclosing.parent_task_id)
-            )
-        return None
+        return self._catch_error(self._waiting_call(task_id), code, variables)
 
     def pop_uncaught_errors(self) -> list[UncaughtError]:
         """The BPMN errors thrown and not caught since the last call; they are taken out of the workflow."""

@@ -105,7 +105,12 @@ class EventSteps:
 
     def _cancellations(self, open_before: list[Any], result: StepResult) -> StepResult:
         """End in history, as cancelled, the activities an event interrupted during this step."""
+        reported = {event.task_id for event in result.events if event.canceled}
         for task in open_before:
-            if _interrupted(task) and not isinstance(task.task_spec, BoundaryEvent):
+            if (
+                _interrupted(task)
+                and not isinstance(task.task_spec, BoundaryEvent)
+                and str(task.id) not in reported
+            ):
                 result.events.append(replace(self._event(task, ended=True), canceled=True))
         return result

@@ -9,6 +9,10 @@ records after the step (``drain``). A message throw event with an implementation
 external topic: Camunda's ``camunda:class`` / ``delegateExpression`` / ``expression`` /
 ``type="external"``, Camunda 8's ``zeebe:taskDefinition``) behaves as a service task instead: it
 waits in STARTED for Flowdesk's job, exactly like ``bpmn:serviceTask``.
+
+Error and escalation throws use the same specs, but stay inside the instance: the catcher is found
+by BPMN's scopes in ``engine.spiff.code_events`` (boundary events, and event subprocesses with an
+error or escalation start, which the library never finds).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 
 from engine.exceptions import ProcessError
+from engine.spiff import code_events
 
 _RECORDS = "flowdesk_thrown"
 _COMPENSATE = "{http://www.omg.org/spec/BPMN/20100524/MODEL}compensateEventDefinition"
@@ -77,8 +82,19 @@ def _spiff_payload(my_task: Any, definition: Any) -> dict[str, Any] | None:
 class _RecordingThrow:
     """Mixin placed before ``ThrowingEvent``: record the event instead of throwing it."""
 
-    def _run_hook(self, my_task: Any) -> bool:
+    def _run_hook(self, my_task: Any) -> bool | None:
         definition = self.event_definition  # type: ignore[attr-defined]
+        if code_events.is_code_event(definition):
+            payload = code_events.payload_of(my_task, definition)
+            top = my_task.workflow.top_workflow
+            caught = code_events.throw(top, my_task, definition, definition.code, payload)
+            if caught is None:
+                code_events.keep_uncaught(top, definition, payload)
+            # An interrupting catch ends the thrower's path: an intermediate throw stays STARTED, to
+            # be cancelled with its scope, instead of running what follows it first.
+            if caught is not None and caught.interrupting and not isinstance(self, EndEvent):
+                return None
+            return True
         kind = kind_of(definition)
         if kind is not None:
             top = my_task.workflow.top_workflow
@@ -97,13 +113,13 @@ class _RecordingThrow:
 
 
 class RecordingThrowEvent(_RecordingThrow, IntermediateThrowEvent):  # type: ignore[misc]
-    """An intermediate signal or message throw event whose event Flowdesk delivers."""
+    """An intermediate signal, message or escalation throw event whose event Flowdesk delivers."""
 
     activity_type = "intermediateThrowEvent"  # what history shows, as for the library's own class
 
 
 class RecordingEndEvent(_RecordingThrow, EndEvent):  # type: ignore[misc]
-    """A signal or message end event whose event Flowdesk delivers."""
+    """A signal, message, error or escalation end event whose event Flowdesk delivers."""
 
     activity_type = "endEvent"
 
@@ -158,7 +174,8 @@ class ThrowParsing:
             parser.spec_class = BoundEndEvent if self.end else BoundThrowEvent
         elif kind == MESSAGE and type(self).bound(parser.node):
             parser.spec_class = BoundEndEvent if self.end else BoundThrowEvent
-        elif kind is not None:
+        elif kind is not None or code_events.is_code_event(definition):
+            # Errors and escalations too: Flowdesk finds their catcher (engine.spiff.code_events).
             parser.spec_class = RecordingEndEvent if self.end else RecordingThrowEvent
         task = parser._create_task(definition)
         if self.end:

@@ -172,10 +172,11 @@ COVERAGE: tuple[Row, ...] = (
         "Call activity: errors",
         P,
         "an error end event or a handler's `BpmnError` the child does not catch reaches the error "
-        "boundary events of the call activity and of the embedded subprocesses around it, not event "
-        "subprocesses of the parent nor the caller's caller",
+        "boundary events of the call activity (of the whole activity for a multi-instance one), the "
+        "error event subprocesses of its scope, then those of the embedded subprocesses around it, "
+        "innermost first; not the caller's caller",
         "tests/engine/test_call_activities.py::"
-        "test_a_child_error_climbs_to_the_boundary_of_an_embedded_subprocess_around_the_call",
+        "test_a_child_error_reaches_an_error_event_subprocess_of_the_parent",
     ),
     Row(
         "Tasks",
@@ -267,14 +268,14 @@ COVERAGE: tuple[Row, ...] = (
         "Events",
         "Error end event",
         S,
-        "caught by the error boundary event of its subprocess",
+        "caught by the error boundary event of its subprocess, or an error event subprocess",
         f"{CONF}::test_error_end_event_in_a_subprocess_is_caught_by_its_boundary",
     ),
     Row(
         "Events",
         "Escalation end event",
         S,
-        "caught by the escalation boundary event of its subprocess",
+        "caught by the escalation boundary event of its subprocess, or an escalation event subprocess",
         f"{CONF}::test_escalation_end_event_is_caught_by_its_boundary",
     ),
     Row(
@@ -425,11 +426,24 @@ COVERAGE: tuple[Row, ...] = (
     ),
     Row(
         "Events",
-        "Event subprocess with an error or escalation start",
-        N,
-        "refused at deploy time (SpiffWorkflow would start it with its scope); use a boundary event",
-        "tests/engine/test_deploy_problems.py::"
-        "test_error_and_escalation_starts_of_event_subprocesses_are_refused",
+        "Event subprocess with an error start",
+        S,
+        "always interrupting; an error end event or a handler's `BpmnError` in its scope (the process "
+        "or the embedded subprocess around it) starts it; `errorRef` matched by code, none catches "
+        "every error; innermost first: a boundary event on the throwing activity, then the event "
+        "subprocesses of its scope, then outward. `camunda:errorCodeVariable` and "
+        "`camunda:errorMessageVariable` are not read (nor on boundary events)",
+        "tests/conformance/test_event_subprocesses.py::"
+        "test_error_event_subprocesses_catch_the_errors_of_their_scope",
+    ),
+    Row(
+        "Events",
+        "Event subprocess with an escalation start",
+        S,
+        "interrupting or not; started by escalation end and intermediate throw events in its scope; "
+        "`escalationRef` matched by code, none catches every escalation; one nothing catches is ignored",
+        "tests/conformance/test_event_subprocesses.py::"
+        "test_escalation_event_subprocesses_interrupt_or_run_beside",
     ),
     # -- expressions and dialects ----------------------------------------------------------------
     Row(

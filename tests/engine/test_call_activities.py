@@ -12,6 +12,7 @@ import pytest
 from engine import Database, DeploymentError, Engine, FakeClock, TaskQuery
 from engine.db.models import JobKind
 from engine.handlers import BpmnError, HandlerContext, HandlerRegistry
+from tests.engine.test_error_event_subprocesses import event_subprocess
 from tests.helpers import ADMIN, camunda_process
 
 ERROR = '<bpmn:error id="Err" name="Rejected" errorCode="REJECTED" />'
@@ -606,6 +607,54 @@ def test_an_interrupting_event_subprocess_of_the_parent_cancels_the_child(engine
     engine.messages.correlate("cancel", business_key="B-2")
     assert open_tasks(engine, started.id) == ["Cancelled"]
     assert engine.runtime.get(child.id).state == "EXTERNALLY_TERMINATED"
+
+
+# The parent's event subprocess `OnError`: its error start catches REJECTED -> user task `Handle`.
+ERROR_EVENT_SUBPROCESS = event_subprocess("OnError", "Handle", '<bpmn:errorEventDefinition errorRef="Err" />')
+
+
+def test_a_child_error_reaches_an_error_event_subprocess_of_the_parent(engine: Engine) -> None:
+    # The parent waits beside the call (`Side`): the error event subprocess interrupts both.
+    parent = (
+        parallel_parent()
+        .replace(b"</bpmn:process>", ERROR_EVENT_SUBPROCESS.encode() + b"</bpmn:process>")
+        .replace(b'<bpmn:process id="parent"', ERROR.encode() + b'<bpmn:process id="parent"')
+    )
+    deploy(engine, ("c.bpmn", failing_child()), ("p.bpmn", parent))
+    started = engine.runtime.start(key="parent")
+    child = only_child(engine, started.id)
+    assert open_tasks(engine, started.id) == ["Side"]
+    complete(engine, child.id, "Work")
+    run_jobs(engine)
+    assert open_tasks(engine, started.id) == ["Handle"]
+    activities = {a.activity_id: a for a in engine.history.activities(instance_id=started.id)}
+    assert activities["Call"].canceled and activities["Side"].canceled
+    assert engine.runtime.get(child.id).state == "COMPLETED"  # its error end event ended it
+    complete(engine, started.id, "Handle")
+    assert engine.runtime.get(started.id).state == "COMPLETED"
+
+
+@pytest.mark.parametrize("wait", [False, True], ids=["in-the-parents-step", "in-a-later-step"])
+def test_a_handlers_bpmn_error_in_the_child_reaches_an_error_event_subprocess_of_the_parent(
+    engine: Engine, handlers: HandlerRegistry, wait: bool
+) -> None:
+    def check(ctx: HandlerContext) -> None:
+        raise BpmnError("REJECTED", "credit refused")
+
+    handlers.register("check", check)
+    parent = parent_process('calledElement="child"', boundary=ERROR_EVENT_SUBPROCESS).replace(
+        b'<bpmn:process id="parent"', ERROR.encode() + b'<bpmn:process id="parent"'
+    )
+    deploy(engine, ("c.bpmn", rejecting_child(wait)), ("p.bpmn", parent))
+    started = engine.runtime.start(key="parent")
+    child = only_child(engine, started.id)
+    if wait:
+        complete(engine, child.id, "Work")
+    while jobs := engine.jobs.acquire("w", kind=JobKind.HANDLER):
+        engine.jobs.run(jobs[0].id, "w")
+    assert open_tasks(engine, started.id) == ["Handle"]
+    assert engine.runtime.get(child.id).state == "EXTERNALLY_TERMINATED"
+    assert engine.jobs.list() == []  # the child's incident went with it
 
 
 def race(*actions: Callable[[], object]) -> list[BaseException]:

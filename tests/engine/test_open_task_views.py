@@ -14,7 +14,9 @@ import pytest
 
 from engine.spiff.runner import Runner
 from tests.conformance.test_elements import *  # noqa: F403  (run again, verified)
+from tests.conformance.test_event_subprocesses import *  # noqa: F403
 from tests.conformance.test_multi_instance import *  # noqa: F403
+from tests.engine.test_error_event_subprocesses import *  # noqa: F403
 from tests.engine.test_messages import *  # noqa: F403
 from tests.engine.test_nested_event_subprocesses import *  # noqa: F403
 from tests.engine.test_parallel_join_data import *  # noqa: F403
