@@ -66,9 +66,12 @@ class Loop:
         return time.perf_counter() - started
 
     def state_size(self, instance_id: str) -> int:
+        """Bytes of the stored state: the instance row's head and its task rows."""
         with self.engine.database.engine.connect() as conn:
-            query = "SELECT workflow FROM process_instances WHERE id = ?"
-            return len(conn.exec_driver_sql(query, (instance_id,)).scalar_one())
+            head = "SELECT length(workflow) FROM process_instances WHERE id = ?"
+            rows = "SELECT coalesce(sum(length(body)), 0) FROM instance_task_states WHERE instance_id = ?"
+            size = conn.exec_driver_sql(head, (instance_id,)).scalar_one()
+            return int(size) + int(conn.exec_driver_sql(rows, (instance_id,)).scalar_one())
 
     def close(self) -> None:
         self.engine.close()
