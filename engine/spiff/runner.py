@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -40,77 +40,31 @@ from engine.spiff.snapshot import (
     verify,
 )
 from engine.spiff.state_text import StateText, StoredAs
+from engine.spiff.step_types import (
+    ActivityEvent,
+    HostFailure,
+    ServiceCall,
+    StepError,
+    StepResult,
+    activity_type_of,
+)
 from engine.spiff.waits import WaitingEvent
 
-__all__ = ["ReadyUserTask", "Runner", "Snapshot", "StepResult", "StoredAs", "WaitingServiceTask"]
+__all__ = [
+    "ActivityEvent",
+    "ReadyUserTask",
+    "Runner",
+    "Snapshot",
+    "StepError",
+    "StepResult",
+    "StoredAs",
+    "WaitingServiceTask",
+]
 
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_RECORDED = RECORDED
 # Every completed task makes the library look for WAITING tasks; engine.spiff.walk makes that cheap.
 walk.install()
-
-
-@dataclass(frozen=True)
-class ActivityEvent:
-    task_id: str
-    activity_id: str
-    activity_name: str | None
-    activity_type: str
-    at: datetime
-    ended: bool
-    state: str
-    # True the first time this activity instance is reported, across saves: the history row is
-    # inserted then and only updated afterwards.
-    first: bool = True
-    canceled: bool = False
-
-
-@dataclass(frozen=True)
-class StepError:
-    activity_id: str | None
-    message: str
-    line: int | None
-    details: str
-
-
-# Runs the handler of a service task the moment the engine reaches it: the outputs to complete the
-# task with, or None to leave it waiting (a job, an external task, or a failure to report later).
-ServiceCall = Callable[[WaitingServiceTask], Mapping[str, Any] | None]
-
-_RECORDED = RECORDED
-
-
-class _HostFailure(Exception):
-    """Carries an exception of the host out of an engine pass, past the handling of process errors.
-
-    A handler's own failure comes back as an outcome; what escapes the call (a database error, a
-    failed savepoint commit) must abort the whole step, never become an error of the instance.
-    """
-
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-@dataclass
-class StepResult:
-    events: list[ActivityEvent] = field(default_factory=list)
-    error: StepError | None = None
-
-
-def _activity_type(task: Any) -> str:
-    """The activity type history shows: from the spec's class, or what the spec declares.
-
-    The Camunda parser builds embedded subprocesses with its call activity class; its description
-    still says what the element was.
-    """
-    spec = task.task_spec
-    declared = getattr(spec, "activity_type", None)
-    if isinstance(declared, str):
-        return declared
-    if getattr(spec, "description", None) == "Subprocess":
-        return "subProcess"
-    name = type(spec).__name__
-    return name[0].lower() + name[1:]
 
 
 class Runner(StoredState, EventSteps, CallSteps, CompensationSteps):
@@ -284,7 +238,7 @@ class Runner(StoredState, EventSteps, CallSteps, CompensationSteps):
             for task in take_cancelled(self.workflow):
                 result.events.append(replace(self._event(task, ended=True), canceled=True))
             self._cancellations(code_events.take_open_before_interrupts(self.workflow), result)
-        except _HostFailure as failure:
+        except HostFailure as failure:
             raise failure.original from None
         except (SpiffWorkflowException, FlowdeskError, Exception) as err:
             current = getattr(err, "task", None)
@@ -330,7 +284,7 @@ class Runner(StoredState, EventSteps, CallSteps, CompensationSteps):
         try:
             outputs = call(WaitingServiceTask(str(task.id), task.task_spec.bpmn_id, task.data))
         except BaseException as err:
-            raise _HostFailure(err) from err
+            raise HostFailure(err) from err
         if outputs is not None:
             task.data.update(outputs)
             walk.touched(task)
@@ -346,7 +300,7 @@ class Runner(StoredState, EventSteps, CallSteps, CompensationSteps):
             task_id=str(task.id),
             activity_id=spec.bpmn_id,
             activity_name=spec.bpmn_name,
-            activity_type=_activity_type(task),
+            activity_type=activity_type_of(task),
             at=self.clock(),
             ended=ended,
             state=TaskState.get_name(task.state),
