@@ -97,11 +97,12 @@ class Database:
         with self._sessions() as session:
             try:
                 yield session
+                # Before the rollback, which expires what was read: a read changed nothing, so
+                # what it read is still what is stored.
+                for callback in session.info.pop(AFTER_COMMIT, ()):
+                    callback()
             finally:
                 session.rollback()
-                callbacks = session.info.pop(AFTER_COMMIT, ())
-            for callback in callbacks:
-                callback()  # a read changed nothing: what it read is still what was stored
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -180,3 +180,12 @@ def test_with_nothing_kept_in_memory_every_operation_loads_and_all_still_works(t
         assert engine.runtime.get(instance_id).state == "COMPLETED"
     finally:
         engine.close()
+
+
+def test_reading_an_instance_hands_its_workflow_back_for_the_next_operation(engine: Engine) -> None:
+    instance_id, task_ids = start(engine, 2)
+    engine.live.clear()
+    assert engine.runtime.variables(instance_id)["items"] == [0, 1]  # a read loads it from the database
+    misses, hits = engine.live.misses, engine.live.hits
+    engine.tasks.complete(task_ids[0], {}, actor=SALES)
+    assert (engine.live.misses, engine.live.hits) == (misses, hits + 1)
