@@ -59,7 +59,7 @@ def write(session: Session, instance_id: str, changes: StateChanges, *, is_new: 
 
 def read(session: Session, instance: ProcessInstance) -> tuple[dict[str, Any], list[TaskRow]]:
     """The instance's whole-state envelope, and the task rows it was put together from."""
-    envelope: dict[str, Any] = json.loads(instance.workflow)
+    envelope: dict[str, Any] = _parsed(instance.workflow, instance.id, "its head")
     if envelope.get("format") != HEAD_FORMAT:
         return envelope, []  # the whole state in one text (format 1, or a later migration's)
     rows = [
@@ -82,6 +82,17 @@ def read(session: Session, instance: ProcessInstance) -> tuple[dict[str, Any], l
                 f"{row.scope}, which the instance does not have. Restore the database from a backup.",
                 instance_id=instance.id,
             )
-        target[row.task_id] = json.loads(row.body)
+        target[row.task_id] = _parsed(row.body, instance.id, f"task row {row.task_id}")
     envelope["format"] = FORMAT_VERSION
     return envelope, rows
+
+
+def _parsed(text: str, instance_id: str, part: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise ProcessError(
+            f"The stored state of the instance is damaged ({part} is not JSON: {err}); nothing was "
+            "changed. Restore the database from a backup.",
+            instance_id=instance_id,
+        ) from err

@@ -20,6 +20,7 @@ from sqlalchemy import Insert, event, func, select, update
 
 from engine import Database, Engine, TaskQuery
 from engine.db.models import InstanceTaskState, ProcessInstance
+from engine.exceptions import ProcessError
 from engine.spiff.serialization import workflow_to_json
 from engine.steps import StepWriter
 from tests.helpers import SALES, camunda_process
@@ -189,3 +190,15 @@ def test_reading_an_instance_hands_its_workflow_back_for_the_next_operation(engi
     misses, hits = engine.live.misses, engine.live.hits
     engine.tasks.complete(task_ids[0], {}, actor=SALES)
     assert (engine.live.misses, engine.live.hits) == (misses, hits + 1)
+
+
+def test_a_damaged_task_row_is_a_clear_error_and_nothing_changes(engine: Engine) -> None:
+    instance_id, task_ids = start(engine, 2)
+    with engine.database.write() as session:
+        session.execute(
+            update(InstanceTaskState).where(InstanceTaskState.instance_id == instance_id).values(body="{oops")
+        )
+    engine.live.clear()
+    with pytest.raises(ProcessError, match="stored state of the instance is damaged"):
+        engine.tasks.complete(task_ids[0], {}, actor=SALES)
+    assert {t.id for t in engine.tasks.list(TaskQuery(instance_id=instance_id))} == set(task_ids)
